@@ -1,0 +1,42 @@
+/**
+ * Errors carry a stable code (scripts and tests recognise them by it, never by message text), a
+ * message that names the bad value and what would be right, and the kind that maps them to an exit
+ * code and an HTTP status. The catalogue lives in docs/contract.md.
+ */
+export type ErrorKind = 'validation' | 'refused' | 'not_found' | 'conflict' | 'integrity' | 'internal';
+
+const KIND_BY_CODE: Record<string, ErrorKind> = {};
+
+export class RekeyError extends Error {
+  readonly kind: ErrorKind;
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+    kind?: ErrorKind,
+  ) {
+    super(message);
+    this.name = 'RekeyError';
+    this.kind = kind ?? KIND_BY_CODE[code] ?? 'refused';
+  }
+
+  get httpStatus(): number {
+    return { validation: 400, not_found: 404, conflict: 409, refused: 409, integrity: 500, internal: 500 }[this.kind];
+  }
+
+  /** Exit codes of DESIGN.md section 7: 1 a refused command or failed check, 2 bad usage or input. */
+  get exitCode(): number {
+    return this.kind === 'validation' ? 2 : 1;
+  }
+}
+
+/** Registers the kind of a code once, beside its definition. */
+export function errorKind(code: string, kind: ErrorKind): string {
+  KIND_BY_CODE[code] = kind;
+  return code;
+}
+
+export function isRekeyError(error: unknown, code?: string): error is RekeyError {
+  return error instanceof Error && typeof (error as RekeyError).code === 'string' && 'kind' in error &&
+    (code === undefined || (error as RekeyError).code === code);
+}

@@ -1,0 +1,86 @@
+/**
+ * The facts rekey records, named in the past tense. Instants are ISO-8601 UTC strings and durations
+ * integer minutes, so that the log reads the same in any language. Nothing here may ever hold a
+ * password, a plaintext private key or a plaintext credential: only certificates, thumbprints,
+ * PKCS#12 packages under the customer's password, keys wrapped under another group key and
+ * credentials encrypted to a group key.
+ */
+import type { Envelope } from '../crypto/types.js';
+
+export interface CertificateFacts {
+  /** Key version within the group: 1 for the first key, n+1 for each renewal. */
+  version: number;
+  thumbprint: string;
+  certificatePem: string;
+  createdAt: string;
+  /** v_key: the validity in force when the key was issued (R3). */
+  validityMinutes: number;
+  notAfter: string;
+}
+
+export type MachineKeyDeliveryStatus = 1 | 2 | 3; // Default, PendingNewKey, KeyExpired
+
+export type GroupEvent =
+  | { type: 'GroupCreated'; data: { groupId: string; name: string; keyValidityPeriod: number; keyExpiryGracePeriod: number; proactiveReencryption: boolean; createdAt: string } }
+  /** R7 (first key, issuer = the first machine) and R11 (renewal key, wrapped under the previous key). */
+  | { type: 'KeyIssued'; data: CertificateFacts & { issuedBy: string; wrappedUnderPrevious: Envelope | null } }
+  /** R7: the group password package (PKCS#12 of the primary key under the customer's password). */
+  | { type: 'GroupPasswordSet'; data: { machine: string; packageThumbprint: string; passwordPackage: string } }
+  | { type: 'MachineJoined'; data: { machineId: string; machine: string; agentVersion: string; keyThumbprints: string[]; status: MachineKeyDeliveryStatus } }
+  | { type: 'MachineRejoined'; data: { machine: string; agentVersion: string; keyThumbprint: string } }
+  | { type: 'MachineLeft'; data: { machine: string; reason: 'removed' | 'groupDeleted' } }
+  | { type: 'MachineConnected'; data: { machine: string; checkInIntervalMinutes: number } }
+  | { type: 'MachineDisconnected'; data: { machine: string } }
+  | { type: 'MachineCheckedIn'; data: { machine: string } }
+  | { type: 'AgentVersionReported'; data: { machine: string; agentVersion: string } }
+  | { type: 'KeyValidityPeriodChanged'; data: { minutes: number; pickupAt: string } }
+  | { type: 'KeyExpiryGracePeriodChanged'; data: { minutes: number; pickupAt: string } }
+  | { type: 'ProactiveReencryptionChanged'; data: { enabled: boolean } }
+  | { type: 'SettingsPickedUp'; data: { keyValidityPeriod: number; keyExpiryGracePeriod: number } }
+  /** R10 */
+  | { type: 'RenewalStarted'; data: { keyVersion: number; keyThumbprint: string; startsAt: string; endsAt: string } }
+  /** R12 */
+  | { type: 'MachineKeyDelivered'; data: { machine: string; keyVersion: number; keyThumbprint: string } }
+  /** R15: a key retired at the end of its renewal window (or with its group, R19). */
+  | { type: 'KeyExpired'; data: { keyVersion: number; keyThumbprint: string } }
+  | { type: 'MachineKeyExpired'; data: { machine: string; keyVersion: number } }
+  /** R16 */
+  | { type: 'GroupKeyExpired'; data: { keyVersion: number; reason: string } }
+  /** R17 */
+  | { type: 'GroupPasswordRegenerated'; data: { machine: string; packageThumbprint: string; passwordPackage: string } }
+  /** R19 */
+  | { type: 'GroupDeleted'; data: { name: string } };
+
+export type ConnectionTarget = { type: 'group' | 'machine'; name: string };
+
+export type ConnectionEvent =
+  | { type: 'ConnectionCreated'; data: { connectionId: string; name: string; target: ConnectionTarget; ciphertexts: Envelope[] } }
+  | { type: 'ConnectionRun'; data: { machine: string; keyThumbprint: string } }
+  | { type: 'ConnectionRunFailed'; data: { reason: string; code: string } }
+  /** R14: a machine holding both keys added the ciphertext for the new key. */
+  | { type: 'ConnectionReencrypted'; data: { machine: string; ciphertext: Envelope; proactive: boolean } }
+  /** R14: at E the ciphertext for the retired key is dropped. */
+  | { type: 'ConnectionCiphertextDropped'; data: { keyThumbprint: string } }
+  /** R15, R16, R19, R20 */
+  | { type: 'ConnectionNeedsFix'; data: { reason: string } }
+  /** R18 */
+  | { type: 'ConnectionFixed'; data: { ciphertexts: Envelope[] } };
+
+/** A machine's own identity outside any group (R20: connections that target it alone). */
+export type MachineEvent =
+  | { type: 'MachineRegistered'; data: { machineId: string; name: string; agentVersion: string; certificatePem: string; thumbprint: string } };
+
+export type DomainEvent = GroupEvent | ConnectionEvent | MachineEvent;
+export type DomainEventType = DomainEvent['type'];
+
+/** Event types whose data may be validated at the edges; also the list `rekey events` documents. */
+export const GROUP_EVENT_TYPES = [
+  'GroupCreated', 'KeyIssued', 'GroupPasswordSet', 'MachineJoined', 'MachineRejoined', 'MachineLeft',
+  'MachineConnected', 'MachineDisconnected', 'MachineCheckedIn', 'AgentVersionReported',
+  'KeyValidityPeriodChanged', 'KeyExpiryGracePeriodChanged', 'ProactiveReencryptionChanged',
+  'SettingsPickedUp', 'RenewalStarted', 'MachineKeyDelivered', 'KeyExpired', 'MachineKeyExpired',
+  'GroupKeyExpired', 'GroupPasswordRegenerated', 'GroupDeleted',
+] as const satisfies readonly GroupEvent['type'][];
+
+/** An event as the deciders see it: the fact plus the domain instant it happened at. */
+export type Timed<E> = E & { at: number };

@@ -1,0 +1,183 @@
+/**
+ * evolve: applies one recorded fact to the group state. No rules, no validation: the decider
+ * already decided; this only remembers.
+ */
+import type { GroupEvent, Timed } from '../events.js';
+import { parseInstant } from '../time.js';
+import type { GroupKey, GroupState, Member } from './state.js';
+
+function withMember(state: GroupState, name: string, change: (member: Member) => Member): GroupState {
+  const member = state.members[name];
+  return member ? { ...state, members: { ...state.members, [name]: change(member) } } : state;
+}
+
+function mapMembers(state: GroupState, change: (member: Member) => Member): GroupState {
+  const members: Record<string, Member> = {};
+  for (const [name, member] of Object.entries(state.members)) members[name] = change(member);
+  return { ...state, members };
+}
+
+function withoutMember(state: GroupState, name: string): GroupState {
+  const { [name]: _left, ...members } = state.members;
+  return { ...state, members };
+}
+
+export function evolveGroup(state: GroupState, event: Timed<GroupEvent>): GroupState {
+  const at = event.at;
+  switch (event.type) {
+    case 'GroupCreated': {
+      const settings = { validity: event.data.keyValidityPeriod, grace: event.data.keyExpiryGracePeriod };
+      return {
+        ...state,
+        lifecycle: 'active',
+        groupId: event.data.groupId,
+        name: event.data.name,
+        createdAt: at,
+        recorded: settings,
+        effective: settings,
+        effectiveSince: at,
+        proactiveReencryption: event.data.proactiveReencryption,
+      };
+    }
+    case 'KeyIssued': {
+      const data = event.data;
+      const key: GroupKey = {
+        version: data.version,
+        thumbprint: data.thumbprint,
+        certificatePem: data.certificatePem,
+        createdAt: parseInstant(data.createdAt),
+        validity: data.validityMinutes,
+        notAfter: parseInstant(data.notAfter),
+        issuedBy: data.issuedBy,
+        wrappedUnderPrevious: data.wrappedUnderPrevious,
+        retired: false,
+      };
+      const renewal = state.renewal ? { ...state.renewal, newVersion: data.version } : null;
+      const next: GroupState = {
+        ...state,
+        keys: [...state.keys, key],
+        primaryVersion: data.version,
+        renewal,
+        rotationStartedBy: renewal ? data.issuedBy : state.rotationStartedBy,
+      };
+      // The issuer holds the new key at once (R11).
+      return withMember(next, data.issuedBy, (member) => ({
+        ...member,
+        status: 1,
+        keyVersions: [...member.keyVersions, data.version],
+        keyReceivedAt: at,
+      }));
+    }
+    case 'GroupPasswordSet':
+    case 'GroupPasswordRegenerated':
+      return {
+        ...state,
+        passwordPackage: event.data.passwordPackage,
+        passwordPackageThumbprint: event.data.packageThumbprint,
+        passwordChangedAt: event.type === 'GroupPasswordRegenerated' ? at : state.passwordChangedAt,
+        securityUpdatedSinceRegeneration:
+          event.type === 'GroupPasswordRegenerated' ? false : state.securityUpdatedSinceRegeneration,
+      };
+    case 'MachineJoined': {
+      const versions = event.data.keyThumbprints
+        .map((thumbprint) => state.keys.find((key) => key.thumbprint === thumbprint)?.version)
+        .filter((version): version is number => version !== undefined);
+      const member: Member = {
+        machineId: event.data.machineId,
+        name: event.data.machine,
+        agentVersion: event.data.agentVersion,
+        status: event.data.status,
+        keyVersions: versions,
+        keyReceivedAt: versions.length > 0 ? at : null,
+        connected: true,
+        checkInIntervalMinutes: state.members[event.data.machine]?.checkInIntervalMinutes ?? 1440,
+      };
+      return { ...state, members: { ...state.members, [member.name]: member } };
+    }
+    case 'MachineRejoined': {
+      const version = state.keys.find((key) => key.thumbprint === event.data.keyThumbprint)?.version;
+      return withMember(state, event.data.machine, (member) => ({
+        ...member,
+        agentVersion: event.data.agentVersion,
+        status: 1,
+        keyVersions: version === undefined ? [] : [version],
+        keyReceivedAt: at,
+      }));
+    }
+    case 'MachineLeft':
+      return withoutMember(state, event.data.machine);
+    case 'MachineConnected':
+      return withMember(state, event.data.machine, (member) => ({
+        ...member,
+        connected: true,
+        checkInIntervalMinutes: event.data.checkInIntervalMinutes,
+      }));
+    case 'MachineDisconnected':
+      return withMember(state, event.data.machine, (member) => ({ ...member, connected: false }));
+    case 'MachineCheckedIn':
+      return state;
+    case 'AgentVersionReported':
+      return withMember(state, event.data.machine, (member) => ({ ...member, agentVersion: event.data.agentVersion }));
+    case 'KeyValidityPeriodChanged':
+      return {
+        ...state,
+        recorded: { ...state.recorded, validity: event.data.minutes },
+        pendingChanges: [...state.pendingChanges, { pickupAt: parseInstant(event.data.pickupAt), validity: event.data.minutes }],
+      };
+    case 'KeyExpiryGracePeriodChanged':
+      return {
+        ...state,
+        recorded: { ...state.recorded, grace: event.data.minutes },
+        pendingChanges: [...state.pendingChanges, { pickupAt: parseInstant(event.data.pickupAt), grace: event.data.minutes }],
+      };
+    case 'ProactiveReencryptionChanged':
+      return { ...state, proactiveReencryption: event.data.enabled };
+    case 'SettingsPickedUp':
+      return {
+        ...state,
+        effective: { validity: event.data.keyValidityPeriod, grace: event.data.keyExpiryGracePeriod },
+        effectiveSince: at,
+        pendingChanges: state.pendingChanges.filter((change) => change.pickupAt > at),
+      };
+    case 'RenewalStarted': {
+      const next: GroupState = {
+        ...state,
+        renewal: {
+          oldVersion: event.data.keyVersion,
+          startsAt: parseInstant(event.data.startsAt),
+          endsAt: parseInstant(event.data.endsAt),
+          newVersion: null,
+        },
+        securityUpdatedSinceRegeneration: true,
+      };
+      // R10: every member still on the current key now waits for the new one; KeyExpired stays.
+      return mapMembers(next, (member) => (member.status === 3 ? member : { ...member, status: 2 }));
+    }
+    case 'MachineKeyDelivered':
+      return withMember(state, event.data.machine, (member) => ({
+        ...member,
+        status: 1,
+        keyVersions: [...member.keyVersions, event.data.keyVersion],
+        keyReceivedAt: at,
+      }));
+    case 'KeyExpired': {
+      const retiredVersion = event.data.keyVersion;
+      const keys = state.keys.map((key) => (key.version === retiredVersion ? { ...key, retired: true } : key));
+      const renewal = state.renewal?.oldVersion === retiredVersion ? null : state.renewal;
+      return mapMembers({ ...state, keys, renewal }, (member) => ({
+        ...member,
+        keyVersions: member.keyVersions.filter((version) => version !== retiredVersion),
+      }));
+    }
+    case 'MachineKeyExpired':
+      return withMember(state, event.data.machine, (member) => ({ ...member, status: 3 }));
+    case 'GroupKeyExpired':
+      return { ...state, lifecycle: 'expired', renewal: null };
+    case 'GroupDeleted':
+      return { ...state, lifecycle: 'deleted', renewal: null, members: {} };
+    default: {
+      const unknown: never = event;
+      return unknown;
+    }
+  }
+}
