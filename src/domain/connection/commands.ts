@@ -7,10 +7,10 @@ import type { ConnectionTarget } from '../events.js';
  */
 export type ConnectionCommand = { readonly at: number } & (
   | { readonly type: 'CreateConnection'; readonly connectionId: string; readonly name: string; readonly target: ConnectionTarget; readonly ciphertexts: readonly Envelope[]; readonly liveThumbprints: readonly string[] }
-  | { readonly type: 'RecordRun'; readonly machine: string; readonly keyThumbprint: string; readonly reencrypted: Envelope | null }
+  | { readonly type: 'RecordRun'; readonly machine: string; readonly keyThumbprint: string; readonly reencrypted: Envelope | null; readonly liveThumbprints: readonly string[] }
   | { readonly type: 'RecordRunFailure'; readonly code: string; readonly reason: string }
   | { readonly type: 'Reencrypt'; readonly machine: string; readonly ciphertext: Envelope; readonly proactive: boolean }
-  | { readonly type: 'RetireKey'; readonly keyThumbprint: string; readonly liveThumbprints: readonly string[] }
-  | { readonly type: 'MarkNeedsFix'; readonly reason: string }
+  /** Level-triggered: drop ciphertexts for keys that are no longer live; with none left, Fix connection. */
+  | { readonly type: 'Reconcile'; readonly liveThumbprints: readonly string[]; readonly reason: string }
   | { readonly type: 'FixConnection'; readonly ciphertexts: readonly Envelope[]; readonly liveThumbprints: readonly string[] }
 );

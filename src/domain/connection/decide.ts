@@ -8,6 +8,7 @@ export const CONNECTION_NOT_FOUND = errorKind('CONNECTION_NOT_FOUND', 'not_found
 export const CONNECTION_EXISTS = errorKind('CONNECTION_EXISTS', 'conflict');
 export const CONNECTION_NEEDS_FIX = errorKind('CONNECTION_NEEDS_FIX', 'refused');
 export const CONNECTION_KEYS_MISMATCH = errorKind('CONNECTION_KEYS_MISMATCH', 'validation');
+export const KEY_NOT_LIVE = errorKind('KEY_NOT_LIVE', 'refused');
 export const TARGET_HAS_NO_LIVE_KEY = errorKind('TARGET_HAS_NO_LIVE_KEY', 'refused');
 
 export function decideConnection(command: ConnectionCommand, state: ConnectionState): Timed<ConnectionEvent>[] {
@@ -30,6 +31,9 @@ export function decideConnection(command: ConnectionCommand, state: ConnectionSt
       if (state.needsFix) {
         throw new RekeyError(CONNECTION_NEEDS_FIX, `desktop flow connection ${state.name} needs fixing (Fix connection): re-enter its credentials`, { connection: state.name });
       }
+      if (!command.liveThumbprints.includes(command.keyThumbprint)) {
+        throw new RekeyError(KEY_NOT_LIVE, `key ${command.keyThumbprint} is retired; no run may decrypt with it`, { key: command.keyThumbprint });
+      }
       if (!ciphertextFor(state, command.keyThumbprint)) {
         throw new RekeyError(CONNECTION_KEYS_MISMATCH, `desktop flow connection ${state.name} has no ciphertext for key ${command.keyThumbprint}`, { connection: state.name });
       }
@@ -45,19 +49,19 @@ export function decideConnection(command: ConnectionCommand, state: ConnectionSt
     case 'Reencrypt':
       if (state.needsFix || ciphertextFor(state, command.ciphertext.thumbprint)) return [];
       return [fact({ type: 'ConnectionReencrypted', data: { machine: command.machine, ciphertext: command.ciphertext, proactive: command.proactive } })];
-    case 'RetireKey': {
+    case 'Reconcile': {
       const events: Timed<ConnectionEvent>[] = [];
-      if (ciphertextFor(state, command.keyThumbprint)) {
-        events.push(fact({ type: 'ConnectionCiphertextDropped', data: { keyThumbprint: command.keyThumbprint } }));
+      for (const ciphertext of state.ciphertexts) {
+        if (!command.liveThumbprints.includes(ciphertext.thumbprint)) {
+          events.push(fact({ type: 'ConnectionCiphertextDropped', data: { keyThumbprint: ciphertext.thumbprint } }));
+        }
       }
-      const remaining = state.ciphertexts.filter((c) => c.thumbprint !== command.keyThumbprint && command.liveThumbprints.includes(c.thumbprint));
-      if (remaining.length === 0 && !state.needsFix) {
-        events.push(fact({ type: 'ConnectionNeedsFix', data: { reason: `its credentials are encrypted only to retired key ${command.keyThumbprint}` } }));
+      const remaining = state.ciphertexts.length - events.length;
+      if (remaining === 0 && !state.needsFix) {
+        events.push(fact({ type: 'ConnectionNeedsFix', data: { reason: command.reason } }));
       }
       return events;
     }
-    case 'MarkNeedsFix':
-      return state.needsFix ? [] : [fact({ type: 'ConnectionNeedsFix', data: { reason: command.reason } })];
     case 'FixConnection':
       requireAllLiveKeys(command.ciphertexts, command.liveThumbprints, `${state.target.type} ${state.target.name}`);
       return [fact({ type: 'ConnectionFixed', data: { ciphertexts: [...command.ciphertexts] } })];

@@ -1,0 +1,389 @@
+/**
+ * The engine: the service side of rekey. It handles commands over an event store in numbered steps
+ * (catch up with the log, run the process due times, decide, append with the expected revision,
+ * retry a conflict), keeps connections consistent with the keys that are live, and never holds a
+ * password, a plaintext private key or a plaintext credential: machines and the portal encrypt
+ * before they call it.
+ */
+import type { Envelope } from '../crypto/types.js';
+import { verifyProof } from '../crypto/proof.js';
+import { parseCertificate } from '../crypto/certificates.js';
+import type { ConnectionCommand } from '../domain/connection/commands.js';
+import { decideConnection } from '../domain/connection/decide.js';
+import { initialConnectionState, type ConnectionState } from '../domain/connection/state.js';
+import { RekeyError, errorKind, isRekeyError } from '../domain/errors.js';
+import type { ConnectionTarget, DomainEvent, Timed } from '../domain/events.js';
+import type { GroupCommand, JoinCredential, PresentedCertificate } from '../domain/group/commands.js';
+import { decideGroup } from '../domain/group/decide.js';
+import { GROUP_NOT_FOUND } from '../domain/group/errors.js';
+import { nextDue } from '../domain/group/schedule.js';
+import { initialGroupState, type GroupState } from '../domain/group/state.js';
+import { DEFAULT_PICKUP_DELAY_MINUTES, DEFAULT_CHECK_IN_INTERVAL_MINUTES } from '../domain/periods.js';
+import type { Clock, Instant } from '../domain/time.js';
+import { WrongExpectedRevisionError } from '../store/errors.js';
+import type { EventStore, RecordedEvent } from '../store/port.js';
+import { toNewEvent, type CommandContext } from './codec.js';
+import { Fleet } from './fleet.js';
+import type { IdSource } from './ids.js';
+import { connectionStream, groupStream, machineStream } from './streams.js';
+
+export const CONNECTION_UNKNOWN = errorKind('CONNECTION_UNKNOWN', 'not_found');
+export const PROOF_INVALID = errorKind('PROOF_INVALID', 'refused');
+export const MACHINE_NOT_REGISTERED = errorKind('MACHINE_NOT_REGISTERED', 'not_found');
+export const CONFLICT_RETRIES_EXHAUSTED = errorKind('CONFLICT_RETRIES_EXHAUSTED', 'conflict');
+
+export interface EngineOptions {
+  readonly store: EventStore;
+  readonly clock: Clock;
+  readonly ids: IdSource;
+  /** R4: how long settings changes take to be picked up. */
+  readonly pickupDelayMinutes?: number;
+  /** How often a conflicting append is retried before the command fails. */
+  readonly maxRetries?: number;
+}
+
+export interface CommandOptions {
+  /** A retried command with the same id records nothing new (idempotence). */
+  readonly commandId?: string;
+  readonly correlationId?: string;
+}
+
+/** What a machine proves when it joins: a signature over the join statement with the key it claims. */
+export interface JoinRequest {
+  readonly group: string;
+  readonly machineId: string;
+  readonly machine: string;
+  readonly agentVersion: string;
+  readonly credential: JoinCredential;
+  readonly proof: string;
+}
+
+export function joinStatement(group: string, machine: string, keyThumbprint: string): string {
+  return `rekey join ${group} ${machine} ${keyThumbprint}`;
+}
+
+export class Engine {
+  readonly fleet = new Fleet();
+  readonly store: EventStore;
+  readonly clock: Clock;
+  private readonly ids: IdSource;
+  readonly pickupDelayMinutes: number;
+  private readonly maxRetries: number;
+
+  private constructor(options: EngineOptions) {
+    this.store = options.store;
+    this.clock = options.clock;
+    this.ids = options.ids;
+    this.pickupDelayMinutes = options.pickupDelayMinutes ?? DEFAULT_PICKUP_DELAY_MINUTES;
+    this.maxRetries = options.maxRetries ?? 20;
+  }
+
+  /** Opens an engine on a store and folds the whole log into its working memory. */
+  static async open(options: EngineOptions): Promise<Engine> {
+    const engine = new Engine(options);
+    await engine.sync();
+    return engine;
+  }
+
+  /** Reads whatever other writers appended since the engine last looked. */
+  async sync(): Promise<void> {
+    for (;;) {
+      const page = await this.store.readAll(this.fleet.position + 1, 5000);
+      for (const recorded of page) this.fleet.apply(recorded);
+      if (page.length < 5000) return;
+    }
+  }
+
+  // ---- reading -------------------------------------------------------------------------------
+
+  group(name: string): GroupState {
+    const state = this.fleet.group(name);
+    if (!state) throw new RekeyError(GROUP_NOT_FOUND, `machine group ${name} not found; known groups: ${this.fleet.groupNames().join(', ') || 'none'}`, { group: name });
+    return state;
+  }
+
+  connection(name: string): ConnectionState {
+    const state = this.fleet.connection(name);
+    if (!state) throw new RekeyError(CONNECTION_UNKNOWN, `desktop flow connection ${name} not found`, { connection: name });
+    return state;
+  }
+
+  /** The earliest due time of any group, for schedulers that sleep until then. */
+  nextDueAt(): Instant | null {
+    let earliest: Instant | null = null;
+    for (const slot of this.fleet.groups.values()) {
+      const due = nextDue(slot.state);
+      if (due && (earliest === null || due.at < earliest)) earliest = due.at;
+    }
+    return earliest;
+  }
+
+  // ---- the scheduler ---------------------------------------------------------------------------
+
+  /** Records every due time that the clock has passed, in every group (level-triggered). */
+  async processDue(): Promise<RecordedEvent[]> {
+    await this.sync();
+    const now = this.clock.now();
+    const recorded: RecordedEvent[] = [];
+    for (const [stream, slot] of this.fleet.groups) {
+      const due = nextDue(slot.state);
+      if (!due || due.at > now) continue;
+      recorded.push(...(await this.executeGroup(stream, { type: 'ProcessDue', at: now }, {})));
+    }
+    return recorded;
+  }
+
+  // ---- machine groups ------------------------------------------------------------------------
+
+  async createGroup(
+    input: { name: string; keyValidityPeriod?: number; keyExpiryGracePeriod?: number; proactiveReencryption?: boolean },
+    options: CommandOptions = {},
+  ): Promise<RecordedEvent[]> {
+    await this.processDue();
+    const existing = this.fleet.groupStreamOf(input.name);
+    const groupId = this.ids.next();
+    return this.executeGroup(existing ?? groupStream(groupId), { type: 'CreateGroup', at: this.clock.now(), groupId, ...input }, options);
+  }
+
+  async joinMachine(request: JoinRequest, options: CommandOptions = {}): Promise<RecordedEvent[]> {
+    await this.processDue();
+    const stream = this.requireGroupStream(request.group);
+    const claimed = request.credential.kind === 'firstKey' ? request.credential.certificate.thumbprint : request.credential.keyThumbprint;
+    const certificatePem = request.credential.kind === 'firstKey'
+      ? request.credential.certificate.pem
+      : this.fleet.groups.get(stream)!.state.keys.find((key) => key.thumbprint === claimed)?.certificatePem;
+    this.requireProof(certificatePem, joinStatement(request.group, request.machine, claimed), request.proof, request.machine);
+    return this.executeGroup(stream, {
+      type: 'JoinMachine',
+      at: this.clock.now(),
+      machineId: request.machineId,
+      machine: request.machine,
+      agentVersion: request.agentVersion,
+      credential: request.credential,
+      memberOfGroup: this.fleet.groupOfMachine(request.machine),
+    }, options);
+  }
+
+  async rejoinMachine(input: { group: string; machine: string; agentVersion: string; keyThumbprint: string; proof: string }, options: CommandOptions = {}) {
+    await this.processDue();
+    const stream = this.requireGroupStream(input.group);
+    const pem = this.fleet.groups.get(stream)!.state.keys.find((key) => key.thumbprint === input.keyThumbprint)?.certificatePem;
+    this.requireProof(pem, joinStatement(input.group, input.machine, input.keyThumbprint), input.proof, input.machine);
+    return this.groupCommand(input.group, { type: 'RejoinMachine', machine: input.machine, agentVersion: input.agentVersion, keyThumbprint: input.keyThumbprint }, options);
+  }
+
+  removeMachine(group: string, machine: string, options: CommandOptions = {}) {
+    return this.groupCommand(group, { type: 'RemoveMachine', machine }, options);
+  }
+
+  connectMachine(group: string, machine: string, checkInIntervalMinutes = DEFAULT_CHECK_IN_INTERVAL_MINUTES, options: CommandOptions = {}) {
+    return this.groupCommand(group, { type: 'ConnectMachine', machine, checkInIntervalMinutes }, options);
+  }
+
+  disconnectMachine(group: string, machine: string, options: CommandOptions = {}) {
+    return this.groupCommand(group, { type: 'DisconnectMachine', machine }, options);
+  }
+
+  reportAgentVersion(group: string, machine: string, agentVersion: string, options: CommandOptions = {}) {
+    return this.groupCommand(group, { type: 'ReportAgentVersion', machine, agentVersion }, options);
+  }
+
+  issueRenewalKey(group: string, machine: string, certificatePem: string, wrappedUnderPrevious: Envelope, options: CommandOptions = {}) {
+    const certificate = presented(certificatePem);
+    return this.groupCommand(group, { type: 'IssueRenewalKey', machine, certificate, wrappedUnderPrevious }, options);
+  }
+
+  acceptNewKey(group: string, machine: string, options: CommandOptions = {}) {
+    return this.groupCommand(group, { type: 'AcceptNewKey', machine }, options);
+  }
+
+  regeneratePassword(group: string, machine: string, packageThumbprint: string, passwordPackage: string, options: CommandOptions = {}) {
+    return this.groupCommand(group, { type: 'RegeneratePassword', machine, packageThumbprint, passwordPackage }, options);
+  }
+
+  setKeyValidityPeriod(group: string, minutes: number, options: CommandOptions = {}) {
+    return this.groupCommand(group, { type: 'SetKeyValidityPeriod', minutes, pickupDelayMinutes: this.pickupDelayMinutes }, options);
+  }
+
+  setKeyExpiryGracePeriod(group: string, minutes: number, options: CommandOptions = {}) {
+    return this.groupCommand(group, { type: 'SetKeyExpiryGracePeriod', minutes, pickupDelayMinutes: this.pickupDelayMinutes }, options);
+  }
+
+  setProactiveReencryption(group: string, enabled: boolean, options: CommandOptions = {}) {
+    return this.groupCommand(group, { type: 'SetProactiveReencryption', enabled }, options);
+  }
+
+  deleteGroup(group: string, options: CommandOptions = {}) {
+    return this.groupCommand(group, { type: 'DeleteGroup' }, options);
+  }
+
+  /** A lone machine's own certificate, so that connections can target it before it joins a group (R20). */
+  async registerMachine(input: { machineId: string; name: string; agentVersion: string; certificatePem: string }, options: CommandOptions = {}) {
+    await this.processDue();
+    const certificate = presented(input.certificatePem);
+    const stream = machineStream(input.machineId);
+    if (this.fleet.revisionOf(stream) >= 0) return [];
+    const event: Timed<DomainEvent> = {
+      type: 'MachineRegistered',
+      at: this.clock.now(),
+      data: { machineId: input.machineId, name: input.name, agentVersion: input.agentVersion, certificatePem: certificate.pem, thumbprint: certificate.thumbprint },
+    };
+    return this.execute(stream, () => [event], options);
+  }
+
+  // ---- desktop flow connections ----------------------------------------------------------------
+
+  async createConnection(input: { name: string; target: ConnectionTarget; ciphertexts: readonly Envelope[] }, options: CommandOptions = {}) {
+    await this.processDue();
+    const stream = this.fleet.connectionStreamOf(input.name) ?? connectionStream(this.ids.next());
+    const connectionId = stream.slice('connection-'.length);
+    const liveThumbprints = this.fleet.liveCertificatesOf(input.target).map((c) => c.thumbprint);
+    return this.executeConnection(stream, { type: 'CreateConnection', at: this.clock.now(), connectionId, name: input.name, target: input.target, ciphertexts: input.ciphertexts, liveThumbprints }, options);
+  }
+
+  recordRun(connection: string, machine: string, keyThumbprint: string, reencrypted: Envelope | null, options: CommandOptions = {}) {
+    return this.connectionCommand(connection, (live) => ({ type: 'RecordRun', machine, keyThumbprint, reencrypted, liveThumbprints: live }), options);
+  }
+
+  recordRunFailure(connection: string, code: string, reason: string, options: CommandOptions = {}) {
+    return this.connectionCommand(connection, () => ({ type: 'RecordRunFailure', code, reason }), options);
+  }
+
+  reencrypt(connection: string, machine: string, ciphertext: Envelope, proactive: boolean, options: CommandOptions = {}) {
+    return this.connectionCommand(connection, () => ({ type: 'Reencrypt', machine, ciphertext, proactive }), options);
+  }
+
+  fixConnection(connection: string, ciphertexts: readonly Envelope[], options: CommandOptions = {}) {
+    return this.connectionCommand(connection, (live) => ({ type: 'FixConnection', ciphertexts, liveThumbprints: live }), options);
+  }
+
+  // ---- command handling ------------------------------------------------------------------------
+
+  private requireGroupStream(name: string): string {
+    const stream = this.fleet.groupStreamOf(name);
+    if (!stream) this.group(name); // throws GROUP_NOT_FOUND with the known names
+    return stream!;
+  }
+
+  private requireProof(certificatePem: string | undefined, statement: string, proof: string, machine: string): void {
+    if (!certificatePem || !verifyProof(certificatePem, statement, proof)) {
+      throw new RekeyError(PROOF_INVALID, `machine ${machine} did not prove that it holds the key it presented; its signature does not verify against that certificate`, { machine });
+    }
+  }
+
+  private async groupCommand(group: string, command: DistributiveOmit<GroupCommand, 'at'>, options: CommandOptions): Promise<RecordedEvent[]> {
+    await this.processDue();
+    const stream = this.requireGroupStream(group);
+    return this.executeGroup(stream, { ...command, at: this.clock.now() } as GroupCommand, options);
+  }
+
+  private async connectionCommand(
+    name: string,
+    build: (liveThumbprints: string[]) => DistributiveOmit<ConnectionCommand, 'at'>,
+    options: CommandOptions,
+  ): Promise<RecordedEvent[]> {
+    await this.processDue();
+    const stream = this.fleet.connectionStreamOf(name);
+    if (!stream) this.connection(name);
+    const state = this.fleet.connections.get(stream!)!.state;
+    const live = this.fleet.liveCertificatesOf(state.target).map((c) => c.thumbprint);
+    return this.executeConnection(stream!, { ...build(live), at: this.clock.now() } as ConnectionCommand, options);
+  }
+
+  private async executeGroup(stream: string, command: GroupCommand, options: CommandOptions): Promise<RecordedEvent[]> {
+    const recorded = await this.execute(stream, () => {
+      const state = this.fleet.groups.get(stream)?.state ?? initialGroupState;
+      return decideGroup({ ...command, ...(command.type === 'JoinMachine' ? { memberOfGroup: this.fleet.groupOfMachine(command.machine) } : {}) } as GroupCommand, state);
+    }, options);
+    if (recorded.length > 0) await this.reconcileConnections(options);
+    return recorded;
+  }
+
+  private executeConnection(stream: string, command: ConnectionCommand, options: CommandOptions): Promise<RecordedEvent[]> {
+    return this.execute(stream, () => decideConnection(command, this.fleet.connections.get(stream)?.state ?? initialConnectionState), options);
+  }
+
+  /**
+   * 1. skip a command already recorded (same id); 2. decide on the current state; 3. append with
+   * the revision the decision was made on; 4. on a conflict, catch up and decide again.
+   */
+  private async execute(stream: string, decide: () => Timed<DomainEvent>[], options: CommandOptions): Promise<RecordedEvent[]> {
+    const commandId = options.commandId ?? this.ids.next();
+    const context: CommandContext = { commandId, correlationId: options.correlationId ?? commandId };
+    for (let attempt = 0; ; attempt++) {
+      if (this.fleet.commandSeen(stream, commandId)) return [];
+      const events = decide();
+      if (events.length === 0) return [];
+      const expected = this.fleet.revisionOf(stream);
+      const newEvents = events.map((event) => toNewEvent(event, context));
+      try {
+        const result = await this.store.append(stream, newEvents, expected);
+        const firstPosition = result.lastPosition - newEvents.length + 1;
+        if (firstPosition !== this.fleet.position + 1) {
+          await this.sync(); // others wrote in between: read everything in log order
+          return (await this.store.readAll(firstPosition, newEvents.length));
+        }
+        const recorded = newEvents.map((event, i): RecordedEvent => ({
+          ...event,
+          stream,
+          revision: expected + 1 + i,
+          position: firstPosition + i,
+          recordedAt: '',
+          hash: '',
+        }));
+        for (const event of recorded) this.fleet.apply(event);
+        return recorded;
+      } catch (error) {
+        if (!(error instanceof WrongExpectedRevisionError) && !isRekeyError(error, 'WRONG_EXPECTED_REVISION')) throw error;
+        if (attempt >= this.maxRetries) {
+          throw new RekeyError(CONFLICT_RETRIES_EXHAUSTED, `stream ${stream} kept changing under the command; gave up after ${attempt + 1} attempts`, { stream });
+        }
+        await this.sync();
+      }
+    }
+  }
+
+  /**
+   * Keeps every connection's ciphertexts equal to the live keys of its target: ciphertexts for keys
+   * that are no longer live are dropped (R14, at E), and a connection left with none needs fixing
+   * (R15, R16, R19, R20). Level-triggered, so an engine that crashed half-way finishes the job.
+   */
+  async reconcileConnections(options: CommandOptions = {}): Promise<void> {
+    for (const [stream, slot] of this.fleet.connections) {
+      const connection = slot.state;
+      if (!connection.exists) continue;
+      const live = this.fleet.liveCertificatesOf(connection.target).map((c) => c.thumbprint);
+      const stale = connection.ciphertexts.some((c) => !live.includes(c.thumbprint));
+      const unusable = !connection.needsFix && connection.ciphertexts.every((c) => !live.includes(c.thumbprint));
+      if (!stale && !unusable) continue;
+      const reason = this.needsFixReason(connection.target, live);
+      await this.execute(stream, () => decideConnection({ type: 'Reconcile', at: this.clock.now(), liveThumbprints: live, reason }, this.fleet.connections.get(stream)!.state), {
+        correlationId: options.correlationId,
+      });
+    }
+  }
+
+  private needsFixReason(target: ConnectionTarget, live: string[]): string {
+    if (target.type === 'group') {
+      const group = this.fleet.group(target.name);
+      if (!group) return `machine group ${target.name} was deleted`;
+      if (group.lifecycle === 'expired') return `the key of machine group ${target.name} expired`;
+      return `its credentials were encrypted only to keys of ${target.name} that are now retired; it was not used during the renewal`;
+    }
+    const group = this.fleet.groupOfMachine(target.name);
+    if (group !== null) return `machine ${target.name} joined machine group ${group}, whose keys the credentials were not encrypted to`;
+    return live.length === 0 ? `machine ${target.name} left its machine group` : `machine ${target.name} changed keys`;
+  }
+
+  /** Live group keys of a group, for the portal and for agents. */
+  liveCertificates(target: ConnectionTarget) {
+    return this.fleet.liveCertificatesOf(target);
+  }
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+function presented(pem: string): PresentedCertificate {
+  const parsed = parseCertificate(pem);
+  return { pem, thumbprint: parsed.thumbprint, notBefore: Date.parse(parsed.notBefore), notAfter: Date.parse(parsed.notAfter) };
+}
