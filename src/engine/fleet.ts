@@ -33,6 +33,8 @@ export interface LiveCertificate {
 
 export class Fleet {
   position = 0;
+  /** How many events of each type the log holds, for summaries. */
+  readonly eventCounts = new Map<string, number>();
   readonly groups = new Map<string, Slot<GroupState>>();
   readonly connections = new Map<string, Slot<ConnectionState>>();
   readonly machines = new Map<string, Slot<MachineRegistration | null>>();
@@ -48,6 +50,7 @@ export class Fleet {
       throw new Error(`fleet expected position ${this.position + 1}, got ${recorded.position}`);
     }
     this.position = recorded.position;
+    this.eventCounts.set(recorded.type, (this.eventCounts.get(recorded.type) ?? 0) + 1);
     const event = toDomainEvent(recorded);
     switch (streamKind(recorded.stream)) {
       case 'group': {

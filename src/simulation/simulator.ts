@@ -1,0 +1,289 @@
+/**
+ * The discrete-event simulator: drives the real engine and real machine agents with a virtual clock,
+ * jumping from one due instant to the next (never minute by minute). At each instant it takes, in
+ * order: the engine's due times, session edges, joins and check-ins, connection creation and runs,
+ * then the scenario's actions in file order (DESIGN.md section 1).
+ *
+ * Check-ins outside a renewal change nothing, so the agenda only holds check-ins of machines for
+ * which one could (a member that still has to issue, take or re-encrypt with the new key); the rest
+ * of the daily cadence is derived by the projections (R21) instead of being simulated.
+ */
+import type { KeyPairSource } from '../crypto/types.js';
+import { takesPartInRenewals } from '../domain/agentVersion.js';
+import { RekeyError, isRekeyError } from '../domain/errors.js';
+import type { GroupState } from '../domain/group/state.js';
+import { toIso, type Instant, MS_PER_MINUTE } from '../domain/time.js';
+import { MachineAgent } from '../engine/agent.js';
+import { Engine } from '../engine/engine.js';
+import { seededIds } from '../engine/ids.js';
+import { createConnection, fixConnection } from '../engine/portal.js';
+import type { EventStore } from '../store/port.js';
+import { Agenda, RANK } from './agenda.js';
+import { intervalAt, nextCheckIn } from './cadence.js';
+import type { Interval, Scenario, ScenarioAction, ScenarioConnection, ScenarioMachine } from './scenario.js';
+
+export const STORE_NOT_EMPTY = 'STORE_NOT_EMPTY';
+
+export interface Rejection {
+  readonly at: string;
+  readonly command: string;
+  readonly target: string;
+  readonly code: string;
+  readonly message: string;
+}
+
+export interface SimulationOptions {
+  readonly store: EventStore;
+  readonly keys: KeyPairSource;
+  /** Called now and then with the share of simulated time done, 0 to 1. */
+  readonly onProgress?: (fraction: number, at: Instant) => void;
+}
+
+export interface SimulationResult {
+  readonly seed: number;
+  readonly engine: Engine;
+  readonly rejected: readonly Rejection[];
+  readonly wallMilliseconds: number;
+}
+
+type Item =
+  | { kind: 'edge'; machine: SimulatedMachine; online: boolean }
+  | { kind: 'join'; machine: SimulatedMachine }
+  | { kind: 'checkIn'; machine: SimulatedMachine }
+  | { kind: 'create'; connection: ScenarioConnection }
+  | { kind: 'run'; connection: ScenarioConnection; every: boolean }
+  | { kind: 'action'; action: ScenarioAction };
+
+interface SimulatedMachine {
+  readonly spec: ScenarioMachine;
+  readonly agent: MachineAgent;
+  readonly order: number;
+  /** When it last joined its group: a session that begins with a join counts its cadence from there. */
+  joinedAt: Instant | null;
+  lastCheckInAt: Instant | null;
+  /** The agenda entry that counts; others for this machine are stale and skipped. */
+  scheduledCheckIn: Instant | null;
+}
+
+export async function simulate(scenario: Scenario, options: SimulationOptions): Promise<SimulationResult> {
+  const began = performance.now();
+  if ((await options.store.headPosition()) > 0) {
+    throw new RekeyError(STORE_NOT_EMPTY, 'the store already holds events; simulate runs into a new or empty store (choose another --db file)', {}, 'validation');
+  }
+  const clock = { at: scenario.start, now() { return this.at; } };
+  const engine = await Engine.open({ store: options.store, clock, ids: seededIds(scenario.seed), pickupDelayMinutes: scenario.settings.pickupDelayMinutes });
+  const checkInMinutes = scenario.settings.checkInIntervalMinutes;
+  const rejected: Rejection[] = [];
+  const agenda = new Agenda<Item>();
+  const machineIds = seededIds(scenario.seed ^ 0x5eed);
+
+  const machines = new Map<string, SimulatedMachine>();
+  [...scenario.machines].sort((a, b) => a.name.localeCompare(b.name)).forEach((spec, order) => {
+    const agent = new MachineAgent({ engine, machineId: machineIds.next(), name: spec.name, agentVersion: spec.agentVersion, keys: options.keys });
+    machines.set(spec.name, { spec, agent, order, joinedAt: null, lastCheckInAt: null, scheduledCheckIn: null });
+  });
+  const groupPasswords = new Map(scenario.groups.map((group) => [group.name, group.password]));
+
+  // ---- the agenda, filled up front with everything the file schedules ----
+  for (const machine of machines.values()) {
+    for (const interval of machine.spec.online) {
+      agenda.push({ at: interval.from, rank: RANK.sessionEdge, order: machine.order * 2 + 1, item: { kind: 'edge', machine, online: true } });
+      agenda.push({ at: interval.to, rank: RANK.sessionEdge, order: machine.order * 2, item: { kind: 'edge', machine, online: false } });
+    }
+    if (machine.spec.joinAt !== null) agenda.push({ at: machine.spec.joinAt, rank: RANK.join, order: machine.order, item: { kind: 'join', machine } });
+  }
+  scenario.connections.forEach((connection, order) => {
+    agenda.push({ at: connection.createAt, rank: RANK.createConnection, order, item: { kind: 'create', connection } });
+    for (const at of connection.runAt) agenda.push({ at, rank: RANK.run, order, item: { kind: 'run', connection, every: false } });
+    if (connection.runEveryMinutes !== null) {
+      agenda.push({ at: connection.createAt + connection.runEveryMinutes * MS_PER_MINUTE, rank: RANK.run, order, item: { kind: 'run', connection, every: true } });
+    }
+  });
+  for (const action of scenario.actions) agenda.push({ at: action.at, rank: RANK.action, order: action.index, item: { kind: 'action', action } });
+
+  // ---- helpers ----
+  const isOnline = (machine: SimulatedMachine, at: Instant) => intervalAt(machine.spec.online, at) !== null || machine.joinedAt === at;
+  const reject = (at: Instant, command: string, target: string, error: unknown) => {
+    if (!isRekeyError(error)) throw error;
+    rejected.push({ at: toIso(at), command, target, code: error.code, message: error.message });
+  };
+
+  /** Could a check-in of this member change anything now (R11, R12, R14)? */
+  const wantsCheckIn = (machine: SimulatedMachine, group: GroupState): boolean => {
+    const member = group.members[machine.spec.name];
+    const renewal = group.renewal;
+    if (!member || !renewal || member.status === 3 || !takesPartInRenewals(member.agentVersion)) return false;
+    if (!member.keyVersions.includes(renewal.oldVersion)) return false;
+    if (renewal.newVersion === null || !member.keyVersions.includes(renewal.newVersion)) return true;
+    if (!group.proactiveReencryption) return false;
+    const newThumbprint = group.keys.find((key) => key.version === renewal.newVersion)!.thumbprint;
+    return engine.fleet.connectionsTargeting(group.name).some((c) => !c.needsFix && !c.ciphertexts.some((x) => x.thumbprint === newThumbprint));
+  };
+
+  const scheduleCheckIn = (machine: SimulatedMachine, from: Instant) => {
+    const groupName = engine.fleet.groupOfMachine(machine.spec.name);
+    const group = groupName === null ? undefined : engine.fleet.group(groupName);
+    let next: Instant | null = null;
+    if (group && wantsCheckIn(machine, group)) {
+      const sessionStart = (interval: Interval) =>
+        machine.joinedAt !== null && machine.joinedAt >= interval.from && machine.joinedAt < interval.to ? machine.joinedAt : interval.from;
+      next = nextCheckIn(machine.spec.online, from, checkInMinutes, sessionStart, machine.lastCheckInAt !== null && machine.lastCheckInAt >= from);
+    }
+    if (next === machine.scheduledCheckIn) return;
+    machine.scheduledCheckIn = next;
+    if (next !== null) agenda.push({ at: next, rank: RANK.checkIn, order: machine.order, item: { kind: 'checkIn', machine } });
+  };
+
+  /** After anything happened to groups, (re)plan the check-ins of their members. */
+  const groupRevisions = new Map<string, number>();
+  const replanChangedGroups = (from: Instant) => {
+    for (const [stream, slot] of engine.fleet.groups) {
+      if (groupRevisions.get(stream) === slot.revision) continue;
+      groupRevisions.set(stream, slot.revision);
+      for (const name of Object.keys(slot.state.members)) scheduleCheckIn(machines.get(name)!, from);
+    }
+  };
+
+  const checkIn = async (machine: SimulatedMachine, at: Instant) => {
+    machine.lastCheckInAt = at;
+    await machine.agent.checkIn();
+  };
+
+  const join = async (machine: SimulatedMachine, at: Instant, password: string) => {
+    const group = machine.spec.group!;
+    await machine.agent.join(group, password);
+    machine.joinedAt = at;
+    await checkIn(machine, at); // joining counts as a check-in (R21)
+    if (intervalAt(machine.spec.online, at) === null) await engine.disconnectMachine(group, machine.spec.name);
+  };
+
+  const run = async (connection: ScenarioConnection, at: Instant) => {
+    const state = engine.fleet.connection(connection.name);
+    if (!state) return; // not created (yet, or refused): nothing to run
+    if (state.needsFix) {
+      await engine.recordRunFailure(connection.name, 'CONNECTION_NEEDS_FIX', `desktop flow connection ${connection.name} needs fixing (Fix connection)`);
+      return;
+    }
+    const target = connection.target;
+    const groupName = target.type === 'group' ? target.name : null;
+    const candidates = groupName !== null
+      ? Object.keys(engine.fleet.group(groupName)?.members ?? {}).sort().map((name) => machines.get(name)!)
+      : [machines.get(target.name)!];
+    const online = candidates.filter((machine) => isOnline(machine, at));
+    const runner = online.find((machine) => machine.agent.usableKeyFor(state) !== null);
+    if (!runner) {
+      const reason = online.length === 0
+        ? `no machine of ${target.type} ${target.name} is online`
+        : `no online machine of ${target.type} ${target.name} holds a live key the credentials are encrypted to`;
+      await engine.recordRunFailure(connection.name, 'NO_MACHINE_CAN_RUN', reason);
+      return;
+    }
+    await runner.agent.run(connection.name);
+  };
+
+  const act = async (action: ScenarioAction, at: Instant) => {
+    switch (action.do) {
+      case 'setKeyExpiryGracePeriod': return void (await engine.setKeyExpiryGracePeriod(action.group, action.minutes));
+      case 'setKeyValidityPeriod': return void (await engine.setKeyValidityPeriod(action.group, action.minutes));
+      case 'setProactiveReencryption': return void (await engine.setProactiveReencryption(action.group, action.enabled));
+      case 'deleteGroup': return void (await engine.deleteGroup(action.group));
+      case 'regeneratePassword': return machines.get(action.machine)!.agent.regeneratePassword(action.newPassword);
+      case 'rejoin': return machines.get(action.machine)!.agent.rejoin(action.password);
+      case 'addMachine': return join(machines.get(action.machine)!, at, action.password);
+      case 'removeMachine': {
+        const group = engine.fleet.groupOfMachine(action.machine);
+        if (group === null) throw new RekeyError('MACHINE_NOT_MEMBER', `machine ${action.machine} is not a member of any machine group`, { machine: action.machine });
+        return void (await engine.removeMachine(group, action.machine));
+      }
+      case 'updateAgent': return machines.get(action.machine)!.agent.updateAgent(action.agentVersion);
+      case 'runConnection': {
+        if (!engine.fleet.connection(action.connection)) engine.connection(action.connection); // throws CONNECTION_UNKNOWN
+        return run(scenario.connections.find((c) => c.name === action.connection)!, at);
+      }
+      case 'fixConnection': {
+        const spec = scenario.connections.find((c) => c.name === action.connection)!;
+        return void (await fixConnection(engine, action.connection, { username: spec.username, password: action.password }));
+      }
+    }
+  };
+
+  const targetOf = (action: ScenarioAction): string =>
+    'group' in action ? action.group : 'machine' in action ? action.machine : action.connection;
+
+  // ---- the groups exist from the start ----
+  for (const group of scenario.groups) {
+    await engine.createGroup({ name: group.name, keyValidityPeriod: group.keyValidityPeriod, keyExpiryGracePeriod: group.keyExpiryGracePeriod, proactiveReencryption: group.proactiveReencryption });
+  }
+
+  // ---- the main loop: from one due instant to the next ----
+  const span = Math.max(1, scenario.end - scenario.start);
+  let steps = 0;
+  for (;;) {
+    const dueAt = engine.nextDueAt();
+    const entry = agenda.peek();
+    const at = Math.min(dueAt ?? Infinity, entry?.at ?? Infinity);
+    if (!(at < scenario.end)) break;
+    clock.at = Math.max(at, scenario.start);
+
+    if (dueAt !== null && dueAt <= clock.at) {
+      await engine.processDue();
+      replanChangedGroups(clock.at);
+      continue;
+    }
+    agenda.pop();
+    const item = entry!.item;
+    switch (item.kind) {
+      case 'edge': {
+        const group = engine.fleet.groupOfMachine(item.machine.spec.name);
+        if (group !== null) {
+          if (item.online) await engine.connectMachine(group, item.machine.spec.name, checkInMinutes);
+          else await engine.disconnectMachine(group, item.machine.spec.name);
+        }
+        if (item.online) scheduleCheckIn(item.machine, clock.at);
+        break;
+      }
+      case 'join':
+        try {
+          await join(item.machine, clock.at, groupPasswords.get(item.machine.spec.group!)!);
+        } catch (error) {
+          reject(clock.at, 'join', item.machine.spec.name, error);
+        }
+        break;
+      case 'checkIn':
+        if (item.machine.scheduledCheckIn !== clock.at) break; // superseded by a newer plan
+        item.machine.scheduledCheckIn = null;
+        await checkIn(item.machine, clock.at);
+        scheduleCheckIn(item.machine, clock.at);
+        break;
+      case 'create':
+        try {
+          if (item.connection.target.type === 'machine' && engine.fleet.groupOfMachine(item.connection.target.name) === null) {
+            await machines.get(item.connection.target.name)!.agent.register();
+          }
+          await createConnection(engine, item.connection.name, item.connection.target, { username: item.connection.username, password: item.connection.password });
+        } catch (error) {
+          reject(clock.at, 'createConnection', item.connection.name, error);
+        }
+        break;
+      case 'run':
+        if (item.every) {
+          agenda.push({ ...entry!, at: clock.at + item.connection.runEveryMinutes! * MS_PER_MINUTE });
+        }
+        await run(item.connection, clock.at);
+        break;
+      case 'action':
+        try {
+          await act(item.action, clock.at);
+        } catch (error) {
+          reject(clock.at, item.action.do, targetOf(item.action), error);
+        }
+        break;
+    }
+    replanChangedGroups(clock.at);
+    if (options.onProgress && ++steps % 500 === 0) options.onProgress((clock.at - scenario.start) / span, clock.at);
+  }
+  clock.at = scenario.end;
+  await engine.processDue();
+  options.onProgress?.(1, scenario.end);
+  return { seed: scenario.seed, engine, rejected, wallMilliseconds: performance.now() - began };
+}
