@@ -49,7 +49,11 @@ export function decideGroup(command: GroupCommand, state: GroupState): Events {
 
   if (command.type === 'ProcessDue') return recordDueTimes(state, at);
 
-  requireUsableGroup(state, command.type === 'JoinMachine' || command.type === 'RejoinMachine');
+  // Machines of an expired group still come and go and get updated: the log keeps recording that.
+  const observation = command.type === 'ConnectMachine' || command.type === 'DisconnectMachine' || command.type === 'ReportAgentVersion';
+  if (!(observation && state.lifecycle === 'expired')) {
+    requireUsableGroup(state, command.type === 'JoinMachine' || command.type === 'RejoinMachine');
+  }
 
   switch (command.type) {
     case 'JoinMachine': {

@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+/**
+ * The `rekey` command (DESIGN.md section 7). Exit codes: 0 success; 1 a refused command or a failed
+ * check; 2 bad usage or invalid input. Errors are one line `rekey: CODE: message` on stderr, or
+ * `{"error": {"code", "message"}}` with --json.
+ */
+import { Command, CommanderError } from 'commander';
+import { RekeyError } from '../domain/errors.js';
+import { eventsCommand } from './commands/events.js';
+import { simulateCommand } from './commands/simulate.js';
+import { verifyCommand } from './commands/verify.js';
+import { reportError } from './output.js';
+
+export function buildProgram(): Command {
+  const program = new Command('rekey')
+    .description('Event-sourced machine-group certificate renewal for Power Automate: simulate, query, audit.')
+    .version('0.1.0')
+    .exitOverride()
+    // Commander's own error lines are replaced by ours (one line, with a code); help goes to stdout.
+    .configureOutput({ writeErr: () => undefined });
+  simulateCommand(program);
+  eventsCommand(program);
+  verifyCommand(program);
+  for (const command of program.commands) command.exitOverride();
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const json = argv.includes('--json');
+  try {
+    await buildProgram().parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end through here too, with exit code 0.
+      if (error.exitCode === 0) return 0;
+      const message = `${error.message.replace(/^error: /, '')} (run 'rekey --help' or 'rekey <command> --help' for usage and examples)`;
+      return reportError(new RekeyError('USAGE', message, {}, 'validation'), json);
+    }
+    return reportError(error, json);
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

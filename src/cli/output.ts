@@ -1,0 +1,50 @@
+/**
+ * How the CLI speaks: the result alone on stdout; errors as one line `rekey: CODE: message` on
+ * stderr, or `{"error": {"code", "message"}}` with --json; progress only when stderr is a terminal.
+ */
+import { RekeyError, isRekeyError } from '../domain/errors.js';
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function printLine(text = ''): void {
+  process.stdout.write(`${text}\n`);
+}
+
+/** Prints the error the way section 7 of DESIGN.md says and returns the exit code. */
+export function reportError(error: unknown, json: boolean): number {
+  const rekey = isRekeyError(error)
+    ? error
+    : new RekeyError('INTERNAL', error instanceof Error ? error.message : String(error), {}, 'internal');
+  if (json) process.stderr.write(`${JSON.stringify({ error: { code: rekey.code, message: rekey.message } })}\n`);
+  else process.stderr.write(`rekey: ${rekey.code}: ${rekey.message}\n`);
+  return rekey.exitCode;
+}
+
+/** A one-line progress bar on stderr, drawn only for a person at a terminal. */
+export function progressBar(label: string): { update(fraction: number, note?: string): void; done(): void } {
+  const tty = process.stderr.isTTY === true;
+  let last = -1;
+  return {
+    update(fraction: number, note = '') {
+      if (!tty) return;
+      const percent = Math.floor(Math.min(1, Math.max(0, fraction)) * 100);
+      if (percent === last) return;
+      last = percent;
+      const width = 30;
+      const filled = Math.round((percent / 100) * width);
+      process.stderr.write(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(percent).padStart(3)}% ${note}`);
+    },
+    done() {
+      if (tty && last >= 0) process.stderr.write('\n');
+    },
+  };
+}
+
+/** Columns padded to their widest cell, for people; scripts use --json. */
+export function alignedTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = headers.map((header, i) => Math.max(header.length, ...rows.map((row) => (row[i] ?? '').length)));
+  const line = (cells: readonly string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}

@@ -1,0 +1,39 @@
+/**
+ * Which store a command works on: the embedded SQLite file (./data/rekey.db, --db FILE or REKEY_DB)
+ * by default; EventStoreDB with --eventstore esdb://... or REKEY_EVENTSTORE.
+ */
+import { existsSync } from 'node:fs';
+import type { Command } from 'commander';
+import { RekeyError } from '../domain/errors.js';
+import type { EventStore } from '../store/port.js';
+import { openSqliteEventStore, type SqliteEventStore } from '../store/sqlite.js';
+
+export const DEFAULT_DB = './data/rekey.db';
+
+export interface StoreOptions {
+  db?: string;
+  eventstore?: string;
+}
+
+export function withStoreOptions(command: Command): Command {
+  return command
+    .option('--db <file>', `embedded SQLite store (default: $REKEY_DB or ${DEFAULT_DB})`)
+    .option('--eventstore <url>', 'EventStoreDB connection string, esdb://host:2113?tls=false (default: $REKEY_EVENTSTORE)');
+}
+
+export function dbFile(options: StoreOptions): string {
+  return options.db ?? process.env.REKEY_DB ?? DEFAULT_DB;
+}
+
+/** Opens the store; `mustExist` for commands that only read (a missing file is a mistake, not an empty log). */
+export async function openStore(options: StoreOptions, mode: { mustExist: boolean }): Promise<EventStore & Partial<Pick<SqliteEventStore, 'verify'>>> {
+  const url = options.eventstore ?? process.env.REKEY_EVENTSTORE;
+  if (url) {
+    throw new RekeyError('EVENTSTORE_UNSUPPORTED', `this build of rekey cannot connect to EventStoreDB (${url.replace(/\/\/[^@/]*@/, '//***@')}) yet; use the embedded store with --db FILE`, {}, 'validation');
+  }
+  const file = dbFile(options);
+  if (mode.mustExist && !existsSync(file)) {
+    throw new RekeyError('STORE_NOT_FOUND', `store file ${file} does not exist; run 'rekey simulate SCENARIO.json --db ${file}' first or pass --db with an existing store`, { file }, 'not_found');
+  }
+  return openSqliteEventStore({ file });
+}
