@@ -1,0 +1,55 @@
+/**
+ * Runs every registered benchmark and prints a table: `npm run bench` (tsc -p tsconfig.build.json,
+ * then node dist/bench/run.js). Register a benchmark by adding it to BENCHMARKS; it returns an object
+ * whose numeric and string fields become the table's columns. `node dist/bench/run.js name...` runs
+ * only the named ones; `--json` prints the results as JSON instead.
+ */
+import { benchStoreAppend } from './storeAppend.js';
+
+export interface Benchmark {
+  name: string;
+  /** One sentence: what is measured and what a good result is. */
+  description: string;
+  run: () => Promise<object>;
+}
+
+export const BENCHMARKS: Benchmark[] = [
+  {
+    name: 'storeAppend',
+    description: 'SQLite event store append throughput vs bare better-sqlite3 inserts (ratio >= 0.8)',
+    run: () => benchStoreAppend(),
+  },
+];
+
+function formatTable(rows: { name: string; result: Record<string, unknown> }[]): string {
+  const lines: string[] = [];
+  for (const { name, result } of rows) {
+    const entries = Object.entries(result).filter(([key]) => key !== 'name');
+    const width = Math.max(...entries.map(([key]) => key.length));
+    lines.push(`| ${name}`);
+    for (const [key, value] of entries) lines.push(`|   ${key.padEnd(width)}  ${typeof value === 'number' ? value.toLocaleString('en-US') : String(value)}`);
+  }
+  return lines.join('\n');
+}
+
+async function main(argv: string[]): Promise<void> {
+  const json = argv.includes('--json');
+  const names = argv.filter((a) => !a.startsWith('--'));
+  const selected = names.length === 0 ? BENCHMARKS : BENCHMARKS.filter((b) => names.includes(b.name));
+  const unknown = names.filter((n) => !BENCHMARKS.some((b) => b.name === n));
+  if (unknown.length > 0) {
+    console.error(`unknown benchmark(s): ${unknown.join(', ')}; known: ${BENCHMARKS.map((b) => b.name).join(', ')}`);
+    process.exitCode = 2;
+    return;
+  }
+  const results: { name: string; result: Record<string, unknown> }[] = [];
+  for (const bench of selected) {
+    if (!json) console.log(`running ${bench.name}: ${bench.description} ...`);
+    const t0 = performance.now();
+    const result = (await bench.run()) as Record<string, unknown>;
+    results.push({ name: bench.name, result: { ...result, seconds: Math.round(performance.now() - t0) / 1000 } });
+  }
+  console.log(json ? JSON.stringify(results, null, 2) : formatTable(results));
+}
+
+await main(process.argv.slice(2));
