@@ -108,12 +108,23 @@ export class Engine {
     return state;
   }
 
+  /** Each group's next due time, remembered until the group changes (hot in simulations). */
+  private readonly dueCache = new Map<string, { revision: number; at: Instant | null }>();
+
+  private dueAtOf(stream: string, revision: number, state: GroupState): Instant | null {
+    const cached = this.dueCache.get(stream);
+    if (cached && cached.revision === revision) return cached.at;
+    const at = nextDue(state)?.at ?? null;
+    this.dueCache.set(stream, { revision, at });
+    return at;
+  }
+
   /** The earliest due time of any group, for schedulers that sleep until then. */
   nextDueAt(): Instant | null {
     let earliest: Instant | null = null;
-    for (const slot of this.fleet.groups.values()) {
-      const due = nextDue(slot.state);
-      if (due && (earliest === null || due.at < earliest)) earliest = due.at;
+    for (const [stream, slot] of this.fleet.groups) {
+      const at = this.dueAtOf(stream, slot.revision, slot.state);
+      if (at !== null && (earliest === null || at < earliest)) earliest = at;
     }
     return earliest;
   }
@@ -126,8 +137,8 @@ export class Engine {
     const now = this.clock.now();
     const recorded: RecordedEvent[] = [];
     for (const [stream, slot] of this.fleet.groups) {
-      const due = nextDue(slot.state);
-      if (!due || due.at > now) continue;
+      const dueAt = this.dueAtOf(stream, slot.revision, slot.state);
+      if (dueAt === null || dueAt > now) continue;
       recorded.push(...(await this.executeGroup(stream, { type: 'ProcessDue', at: now }, {})));
     }
     return recorded;

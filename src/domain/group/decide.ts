@@ -4,6 +4,7 @@
  * It changes nothing and reads no clock.
  */
 import { takesPartInRenewals, parseAgentVersion } from '../agentVersion.js';
+import { checkName } from '../names.js';
 import { RekeyError } from '../errors.js';
 import type { GroupEvent, Timed } from '../events.js';
 import {
@@ -375,11 +376,3 @@ function checkCertificateDates(certificate: PresentedCertificate, at: Instant, v
     );
   }
 }
-
-const NAME = /^[\p{L}\p{N}][\p{L}\p{N} ._-]{0,99}$/u;
-function checkName(name: string, what: string): void {
-  if (typeof name !== 'string' || !NAME.test(name)) {
-    throw new RekeyError(codes.NAME_INVALID, `${what} ${JSON.stringify(name)} is invalid; expected 1 to 100 letters, digits, spaces, '.', '_' or '-', starting with a letter or digit`, { value: name });
-  }
-}
-
