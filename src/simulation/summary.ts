@@ -4,7 +4,7 @@
  */
 import type { GroupState } from '../domain/group/state.js';
 import { MS_PER_MINUTE } from '../domain/time.js';
-import { renderTables } from '../../projections/index.js';
+import { tablesAt } from '../../projections/index.js';
 import type { Scenario } from './scenario.js';
 import type { Rejection, SimulationResult } from './simulator.js';
 import { stableLabels, stateHash } from './stateHash.js';
@@ -39,7 +39,8 @@ export interface SimulationReport {
 
 function groupSummary(group: GroupState, connectionsToFix: string[]): GroupSummary {
   const machines = { Default: 0, PendingNewKey: 0, KeyExpired: 0 };
-  for (const member of Object.values(group.members)) machines[(['Default', 'PendingNewKey', 'KeyExpired'] as const)[member.status - 1]] += 1;
+  const label = { 1: 'Default', 2: 'PendingNewKey', 3: 'KeyExpired' } as const;
+  for (const member of Object.values(group.members)) machines[label[member.status]] += 1;
   return {
     name: group.name,
     state: group.lifecycle === 'active' ? 'Active' : group.lifecycle === 'expired' ? 'Expired' : 'Deleted',
@@ -52,7 +53,7 @@ function groupSummary(group: GroupState, connectionsToFix: string[]): GroupSumma
 
 export async function summarize(scenario: Scenario, result: SimulationResult): Promise<SimulationReport> {
   const { engine } = result;
-  const tables = await renderTables(engine.store, { asOf: scenario.end });
+  const { tables } = await tablesAt(engine.store, { asOf: scenario.end });
   const hash = stateHash(tables, await stableLabels(engine.store));
   const events = await engine.store.headPosition();
   const wallSeconds = result.wallMilliseconds / 1000;

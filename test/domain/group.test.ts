@@ -189,6 +189,13 @@ describe('R16: a group whose renewal nobody took expires', () => {
     expect(error.code).toBe('GROUP_KEY_EXPIRED');
     expect(error.message).toMatch(/^password is incorrect: /);
   });
+  it('only deletion remains for an expired group', () => {
+    const group = fleetOfThree();
+    group.tick(E);
+    expect(refusal(() => group.do(E + 1, { type: 'SetKeyValidityPeriod', minutes: 525_600, pickupDelayMinutes: 1440 })).code).toBe('GROUP_KEY_EXPIRED');
+    expect(group.do(E + 2, { type: 'DeleteGroup' }).at(-1)).toMatchObject({ type: 'GroupDeleted' });
+    expect(group.state.lifecycle).toBe('deleted');
+  });
   it('an empty group expires (the seed corner case: the password is incorrect)', () => {
     const group = GroupUnderTest.created();
     group.firstJoin(T0);

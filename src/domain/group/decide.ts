@@ -51,8 +51,9 @@ export function decideGroup(command: GroupCommand, state: GroupState): Events {
   if (command.type === 'ProcessDue') return recordDueTimes(state, at);
 
   // Machines of an expired group still come and go and get updated: the log keeps recording that.
+  // R16: of an expired group, only deletion remains.
   const observation = command.type === 'ConnectMachine' || command.type === 'DisconnectMachine' || command.type === 'ReportAgentVersion';
-  if (!(observation && state.lifecycle === 'expired')) {
+  if (!((observation || command.type === 'DeleteGroup') && state.lifecycle === 'expired')) {
     requireUsableGroup(state, command.type === 'JoinMachine' || command.type === 'RejoinMachine');
   }
 
