@@ -29,7 +29,12 @@ export type GroupEvent =
   | { type: 'MachineJoined'; data: { machineId: string; machine: string; agentVersion: string; keyThumbprints: string[]; status: MachineKeyDeliveryStatus } }
   | { type: 'MachineRejoined'; data: { machine: string; agentVersion: string; keyThumbprint: string } }
   | { type: 'MachineLeft'; data: { machine: string; reason: 'removed' | 'groupDeleted' } }
-  | { type: 'MachineConnected'; data: { machine: string; checkInIntervalMinutes: number } }
+  /**
+   * A member's online session (R21). Its check-ins fall every `checkInIntervalMinutes` from
+   * `sessionStartedAt` (the online interval's start; absent when that is the event's own instant,
+   * present when a machine joined part-way through an interval).
+   */
+  | { type: 'MachineConnected'; data: { machine: string; checkInIntervalMinutes: number; sessionStartedAt?: string } }
   | { type: 'MachineDisconnected'; data: { machine: string } }
   | { type: 'MachineCheckedIn'; data: { machine: string } }
   | { type: 'AgentVersionReported'; data: { machine: string; agentVersion: string } }

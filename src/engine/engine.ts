@@ -187,8 +187,10 @@ export class Engine {
     return this.groupCommand(group, { type: 'RemoveMachine', machine }, options);
   }
 
-  connectMachine(group: string, machine: string, checkInIntervalMinutes = DEFAULT_CHECK_IN_INTERVAL_MINUTES, options: CommandOptions = {}) {
-    return this.groupCommand(group, { type: 'ConnectMachine', machine, checkInIntervalMinutes }, options);
+  /** A member's online session starts (now, or at `sessionStartedAt` for a machine that joined part-way through it). */
+  connectMachine(group: string, machine: string, checkInIntervalMinutes = DEFAULT_CHECK_IN_INTERVAL_MINUTES, options: CommandOptions & { sessionStartedAt?: Instant } = {}) {
+    const { sessionStartedAt, ...commandOptions } = options;
+    return this.groupCommand(group, { type: 'ConnectMachine', machine, checkInIntervalMinutes, sessionStartedAt }, commandOptions);
   }
 
   disconnectMachine(group: string, machine: string, options: CommandOptions = {}) {

@@ -1,7 +1,6 @@
 /**
- * When a machine is online and when it checks in (R21): inside its half-open online intervals, every
- * `interval` minutes counted from the start of its session (the interval's start, or the instant it
- * joined when that came later).
+ * When a machine is online and when it checks in (R21, DESIGN.md section 6): inside its half-open
+ * online intervals, every `interval` minutes counted from the interval's start.
  */
 import type { Instant } from '../domain/time.js';
 import { MS_PER_MINUTE } from '../domain/time.js';
@@ -15,22 +14,12 @@ export function intervalAt(online: readonly Interval[], at: Instant): Interval |
   return null;
 }
 
-/**
- * The first check-in at or after `from` (strictly after when `exclusive`), given the session
- * starts; null if the machine is never online again.
- */
-export function nextCheckIn(
-  online: readonly Interval[],
-  from: Instant,
-  intervalMinutes: number,
-  sessionStartIn: (interval: Interval) => Instant,
-  exclusive: boolean,
-): Instant | null {
+/** The first check-in at or after `from` (strictly after when `exclusive`); null if never online again. */
+export function nextCheckIn(online: readonly Interval[], from: Instant, intervalMinutes: number, exclusive: boolean): Instant | null {
   const step = intervalMinutes * MS_PER_MINUTE;
   for (const interval of online) {
     if (interval.to <= from) continue;
-    const start = sessionStartIn(interval);
-    if (start >= interval.to) continue;
+    const start = interval.from;
     let k = from <= start ? 0 : Math.ceil((from - start) / step);
     let at = start + k * step;
     if (exclusive && at <= from) {

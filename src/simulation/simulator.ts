@@ -20,7 +20,7 @@ import { createConnection, fixConnection } from '../engine/portal.js';
 import type { EventStore } from '../store/port.js';
 import { Agenda, RANK } from './agenda.js';
 import { intervalAt, nextCheckIn } from './cadence.js';
-import type { Interval, Scenario, ScenarioAction, ScenarioConnection, ScenarioMachine } from './scenario.js';
+import type { Scenario, ScenarioAction, ScenarioConnection, ScenarioMachine } from './scenario.js';
 
 export const STORE_NOT_EMPTY = 'STORE_NOT_EMPTY';
 
@@ -58,7 +58,7 @@ interface SimulatedMachine {
   readonly spec: ScenarioMachine;
   readonly agent: MachineAgent;
   readonly order: number;
-  /** When it last joined its group: a session that begins with a join counts its cadence from there. */
+  /** When it last joined its group: it is online at that instant even outside its intervals. */
   joinedAt: Instant | null;
   lastCheckInAt: Instant | null;
   /** The agenda entry that counts; others for this machine are stale and skipped. */
@@ -125,9 +125,7 @@ export async function simulate(scenario: Scenario, options: SimulationOptions): 
     const group = groupName === null ? undefined : engine.fleet.group(groupName);
     let next: Instant | null = null;
     if (group && wantsCheckIn(machine, group)) {
-      const sessionStart = (interval: Interval) =>
-        machine.joinedAt !== null && machine.joinedAt >= interval.from && machine.joinedAt < interval.to ? machine.joinedAt : interval.from;
-      next = nextCheckIn(machine.spec.online, from, checkInMinutes, sessionStart, machine.lastCheckInAt !== null && machine.lastCheckInAt >= from);
+      next = nextCheckIn(machine.spec.online, from, checkInMinutes, machine.lastCheckInAt !== null && machine.lastCheckInAt >= from);
     }
     if (next === machine.scheduledCheckIn) return;
     machine.scheduledCheckIn = next;
@@ -154,7 +152,10 @@ export async function simulate(scenario: Scenario, options: SimulationOptions): 
     await machine.agent.join(group, password);
     machine.joinedAt = at;
     await checkIn(machine, at); // joining counts as a check-in (R21)
-    if (intervalAt(machine.spec.online, at) === null) await engine.disconnectMachine(group, machine.spec.name);
+    const interval = intervalAt(machine.spec.online, at);
+    if (interval === null) await engine.disconnectMachine(group, machine.spec.name);
+    // Record the session's cadence: counted from the interval's start, at the configured interval.
+    else await engine.connectMachine(group, machine.spec.name, checkInMinutes, { sessionStartedAt: interval.from });
   };
 
   const run = async (connection: ScenarioConnection, at: Instant) => {

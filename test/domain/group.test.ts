@@ -266,6 +266,23 @@ describe('R4, R5, R2: settings changes', () => {
     expect(events[1]).toMatchObject({ at: at(201_440), data: { startsAt: '2026-05-20T21:20:00.000Z' } });
     expect(group.state.renewal?.endsAt).toBe(at(201_440 + 64_800));
   });
+  it('R3, R5: settings shortened during a renewal start the next one when the window ends, never in the past', () => {
+    const group = fleetOfThree();
+    group.tick(S);
+    group.issue(S, 'FIN-01', 'K2');
+    group.do(S + 10 * 60_000, { type: 'SetKeyExpiryGracePeriod', minutes: 64_800, pickupDelayMinutes: 1440 });
+    group.do(S + 10 * 60_000, { type: 'SetKeyValidityPeriod', minutes: 129_600, pickupDelayMinutes: 1440 });
+    group.tick(S + 2 * 1440 * 60_000);
+    // K2 (created at S) would be due at S + 45 days, long before the current window ends at E.
+    const events = group.tick(E + 60_000);
+    expect(events.map((event) => [event.type, event.at])).toEqual([
+      ['KeyExpired', E],
+      ['MachineKeyExpired', E],
+      ['MachineKeyExpired', E],
+      ['RenewalStarted', E],
+    ]);
+    expect(group.state.renewal?.endsAt).toBe(E + 64_800 * 60_000);
+  });
   it('R2: lowering the grace then the validity works; the other order is refused', () => {
     const group = fleetOfThree();
     const error = refusal(() => group.do(at(1), { type: 'SetKeyValidityPeriod', minutes: 129_600, pickupDelayMinutes: 1440 }));

@@ -109,11 +109,15 @@ async function checkScenario(scenario: Scenario): Promise<void> {
   expect([...replayed.fleet.connections.values()].map((s) => s.state)).toEqual([...result.engine.fleet.connections.values()].map((s) => s.state));
 }
 
-/** R3/R5 recomputed from the log: S = max(c + min(v_key, v) - g, pickup), E = min(c + v_key, S + g). */
+/**
+ * R3/R5 recomputed from the log: S = max(c + min(v_key, v) - g, pickup, end of the previous window),
+ * E = min(c + v_key, S + g).
+ */
 function checkWindows(events: RecordedEvent[]): void {
   let settings = { v: 0, g: 0, since: 0 };
   const keysByVersion = new Map<number, { c: number; v: number }>();
   let window: { e: number; oldVersion: number; issued: boolean } | null = null;
+  let lastWindowEnd = 0;
   // Deleting a group retires its keys at once (R19): those retirements are not window ends.
   const deletions = new Set(events.filter((e) => e.type === 'GroupDeleted').map((e) => e.metadata.commandId));
   for (const e of events.filter((x) => x.stream.startsWith('group-') && !(x.type === 'KeyExpired' && deletions.has(x.metadata.commandId)))) {
@@ -129,7 +133,7 @@ function checkWindows(events: RecordedEvent[]): void {
     }
     if (e.type === 'RenewalStarted') {
       const key = keysByVersion.get(d.keyVersion!)!;
-      const start = Math.max(key.c + (Math.min(key.v, settings.v) - settings.g) * MINUTE, settings.since);
+      const start = Math.max(key.c + (Math.min(key.v, settings.v) - settings.g) * MINUTE, settings.since, lastWindowEnd);
       expect(at(e), 'renewal starts exactly at S').toBe(start);
       const end = Math.min(key.c + key.v * MINUTE, start + settings.g * MINUTE);
       expect(Date.parse(String(e.data.endsAt)), 'the window ends at E').toBe(end);
@@ -137,6 +141,7 @@ function checkWindows(events: RecordedEvent[]): void {
     }
     if (e.type === 'KeyExpired' && window && d.keyVersion === window.oldVersion) {
       expect(at(e), 'the old key retires exactly at E, never early').toBe(window.e);
+      lastWindowEnd = window.e;
       window = null;
     }
     if (e.type === 'GroupDeleted' || e.type === 'GroupKeyExpired') window = null;

@@ -49,8 +49,7 @@ interface Moment {
 function checkIns(machine: ModelMachine, joinedAt: number, fleet: ModelFleet): number[] {
   const instants: number[] = [];
   for (const { from, to } of machine.online) {
-    const sessionStart = joinedAt >= from && joinedAt < to ? joinedAt : from;
-    for (let at = sessionStart; at < to && at < fleet.end; at += fleet.checkInMs) {
+    for (let at = from; at < to && at < fleet.end; at += fleet.checkInMs) {
       if (at > joinedAt) instants.push(at);
     }
   }
@@ -119,7 +118,7 @@ export function runModel(fleet: ModelFleet): ModelOutcome {
       return false;
     }
     if (keyCreatedAt === null) keyCreatedAt = at; // R7: the first machine issues key 1
-    outcome.status.set(name, renewal ? 2 : 1);
+    outcome.status.set(name, 1); // R7: a new member starts Default
     checkIn(name, at); // joining counts as a check-in (R21)
     return true;
   };

@@ -23,7 +23,7 @@ export type GroupCommand = { readonly at: number } & (
   | { readonly type: 'JoinMachine'; readonly machineId: string; readonly machine: string; readonly agentVersion: string; readonly credential: JoinCredential; readonly memberOfGroup: string | null }
   | { readonly type: 'RejoinMachine'; readonly machine: string; readonly agentVersion: string; readonly keyThumbprint: string }
   | { readonly type: 'RemoveMachine'; readonly machine: string }
-  | { readonly type: 'ConnectMachine'; readonly machine: string; readonly checkInIntervalMinutes: number }
+  | { readonly type: 'ConnectMachine'; readonly machine: string; readonly checkInIntervalMinutes: number; readonly sessionStartedAt?: number }
   | { readonly type: 'DisconnectMachine'; readonly machine: string }
   | { readonly type: 'ReportAgentVersion'; readonly machine: string; readonly agentVersion: string }
   | { readonly type: 'IssueRenewalKey'; readonly machine: string; readonly certificate: PresentedCertificate; readonly wrappedUnderPrevious: Envelope }

@@ -120,9 +120,9 @@ export function decideGroup(command: GroupCommand, state: GroupState): Events {
         throw new RekeyError(codes.GROUP_HAS_KEY, `machine group ${state.name} already has a certificate; join it with the group password`, { group: state.name });
       }
       requireCurrentPassword(state, credential.keyThumbprint);
-      // Joining during a renewal, before the new key exists, leaves the machine waiting for it.
-      const waiting = state.renewal !== null && state.renewal.newVersion === null;
-      return [joined(waiting ? 2 : 1, [primary.thumbprint])];
+      // R7: a new member starts Default, even during a renewal; its join is a check-in (R21), so an
+      // eligible one issues or takes the new key at once.
+      return [joined(1, [primary.thumbprint])];
     }
 
     case 'RejoinMachine': {
@@ -138,8 +138,16 @@ export function decideGroup(command: GroupCommand, state: GroupState): Events {
 
     case 'ConnectMachine': {
       const member = requireMember(state, command.machine);
-      if (member.connected && member.checkInIntervalMinutes === command.checkInIntervalMinutes) return [];
-      return [fact({ type: 'MachineConnected', data: { machine: command.machine, checkInIntervalMinutes: command.checkInIntervalMinutes } })];
+      const startedEarlier = command.sessionStartedAt !== undefined && command.sessionStartedAt < at;
+      if (member.connected && member.checkInIntervalMinutes === command.checkInIntervalMinutes && !startedEarlier) return [];
+      return [fact({
+        type: 'MachineConnected',
+        data: {
+          machine: command.machine,
+          checkInIntervalMinutes: command.checkInIntervalMinutes,
+          ...(startedEarlier ? { sessionStartedAt: toIso(command.sessionStartedAt!) } : {}),
+        },
+      })];
     }
 
     case 'DisconnectMachine': {

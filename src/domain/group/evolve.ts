@@ -163,8 +163,10 @@ export function evolveGroup(state: GroupState, event: Timed<GroupEvent>): GroupS
     case 'KeyExpired': {
       const retiredVersion = event.data.keyVersion;
       const keys = state.keys.map((key) => (key.version === retiredVersion ? { ...key, retired: true } : key));
-      const renewal = state.renewal?.oldVersion === retiredVersion ? null : state.renewal;
-      return mapMembers({ ...state, keys, renewal }, (member) => ({
+      const endsWindow = state.renewal?.oldVersion === retiredVersion;
+      const renewal = endsWindow ? null : state.renewal;
+      const lastWindowEndedAt = endsWindow ? at : state.lastWindowEndedAt;
+      return mapMembers({ ...state, keys, renewal, lastWindowEndedAt }, (member) => ({
         ...member,
         keyVersions: member.keyVersions.filter((version) => version !== retiredVersion),
       }));

@@ -16,11 +16,15 @@ export interface Due {
   readonly at: Instant;
 }
 
-/** When the next renewal of the current primary key starts, or null when none is scheduled. */
+/**
+ * When the next renewal of the current primary key starts, or null when none is scheduled. Settings
+ * picked up during a renewal can make the next key due before that renewal is over: it then starts
+ * when the window ends, never in the past (time in the log only moves forward).
+ */
 export function scheduledRenewalStart(state: GroupState): Instant | null {
   const key = primaryKey(state);
   if (state.lifecycle !== 'active' || state.renewal !== null || !key) return null;
-  return renewalStart(key, state.effective, state.effectiveSince);
+  return Math.max(renewalStart(key, state.effective, state.effectiveSince), state.lastWindowEndedAt);
 }
 
 export function scheduledRenewalEnd(state: GroupState, start: Instant): Instant | null {

@@ -59,6 +59,8 @@ export interface GroupState {
   /** The settings in force: recorded ones once picked up (R4). */
   readonly effective: PeriodSettings;
   readonly effectiveSince: Instant;
+  /** When the last renewal window ended (its old key retired): no renewal starts before it. */
+  readonly lastWindowEndedAt: Instant;
   readonly pendingChanges: readonly PendingSettingsChange[];
   readonly proactiveReencryption: boolean;
   readonly keys: readonly GroupKey[];
@@ -83,6 +85,7 @@ export const initialGroupState: GroupState = {
   recorded: { validity: 0, grace: 0 },
   effective: { validity: 0, grace: 0 },
   effectiveSince: 0,
+  lastWindowEndedAt: 0,
   pendingChanges: [],
   proactiveReencryption: false,
   keys: [],
