@@ -4,6 +4,7 @@
  * whose numeric and string fields become the table's columns. `node dist/bench/run.js name...` runs
  * only the named ones; `--json` prints the results as JSON instead.
  */
+import { benchSimulation } from './simulation.js';
 import { benchStoreAppend } from './storeAppend.js';
 
 export interface Benchmark {
@@ -18,6 +19,16 @@ export const BENCHMARKS: Benchmark[] = [
     name: 'storeAppend',
     description: 'SQLite event store append throughput vs bare better-sqlite3 inserts (ratio >= 0.8)',
     run: () => benchStoreAppend(),
+  },
+  {
+    name: 'simulation',
+    description: 'reference fleet (100 groups, 1,000 machines, 200 weekly connections, 20 years, RSA-2048) vs the crypto floor (ratio <= 1.5)',
+    run: () => benchSimulation(),
+  },
+  {
+    name: 'simulationSmall',
+    description: 'a tenth of the reference fleet, for a quick look (same measures)',
+    run: () => benchSimulation({ groups: 10, connectionsPerGroup: 2 }),
   },
 ];
 
