@@ -7,6 +7,10 @@
 import { Command, CommanderError } from 'commander';
 import { RekeyError } from '../domain/errors.js';
 import { eventsCommand } from './commands/events.js';
+import { historyCommand } from './commands/history.js';
+import { queryCommand } from './commands/query.js';
+import { replayCommand } from './commands/replay.js';
+import { watchCommand } from './commands/watch.js';
 import { simulateCommand } from './commands/simulate.js';
 import { verifyCommand } from './commands/verify.js';
 import { reportError } from './output.js';
@@ -19,7 +23,11 @@ export function buildProgram(): Command {
     // Commander's own error lines are replaced by ours (one line, with a code); help goes to stdout.
     .configureOutput({ writeErr: () => undefined });
   simulateCommand(program);
+  queryCommand(program);
+  historyCommand(program);
   eventsCommand(program);
+  replayCommand(program);
+  watchCommand(program);
   verifyCommand(program);
   for (const command of program.commands) command.exitOverride();
   return program;
@@ -41,4 +49,9 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// `rekey events | head` closes the pipe early: that is the reader's choice, not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
 process.exitCode = await main(process.argv.slice(2));

@@ -23,6 +23,8 @@ import { intervalAt, nextCheckIn } from './cadence.js';
 import type { Scenario, ScenarioAction, ScenarioConnection, ScenarioMachine } from './scenario.js';
 
 export const STORE_NOT_EMPTY = 'STORE_NOT_EMPTY';
+/** The stream that records a simulation run (seed, start and end); no table shows it. */
+export const SIMULATION_STREAM = 'simulation';
 
 export interface Rejection {
   readonly at: string;
@@ -211,6 +213,14 @@ export async function simulate(scenario: Scenario, options: SimulationOptions): 
   const targetOf = (action: ScenarioAction): string =>
     'group' in action ? action.group : 'machine' in action ? action.machine : action.connection;
 
+  // ---- the run itself is on the record: its seed, and its end as the log's latest instant ----
+  const marker = (type: string, at: Instant, data: Record<string, unknown>) => ({
+    type,
+    data,
+    metadata: { occurredAt: toIso(at), commandId: `${SIMULATION_STREAM}-${type}`, correlationId: SIMULATION_STREAM },
+  });
+  await options.store.append(SIMULATION_STREAM, [marker('SimulationStarted', scenario.start, { seed: scenario.seed, start: toIso(scenario.start), end: toIso(scenario.end) })], -1);
+
   // ---- the groups exist from the start ----
   for (const group of scenario.groups) {
     await engine.createGroup({ name: group.name, keyValidityPeriod: group.keyValidityPeriod, keyExpiryGracePeriod: group.keyExpiryGracePeriod, proactiveReencryption: group.proactiveReencryption });
@@ -285,6 +295,9 @@ export async function simulate(scenario: Scenario, options: SimulationOptions): 
   }
   clock.at = scenario.end;
   await engine.processDue();
+  // Derived columns at the head of the log are evaluated at its latest instant: the scenario's end.
+  await options.store.append(SIMULATION_STREAM, [marker('SimulationEnded', scenario.end, { rejected: rejected.length })], 0);
+  await engine.sync();
   options.onProgress?.(1, scenario.end);
   return { seed: scenario.seed, engine, rejected, wallMilliseconds: performance.now() - began };
 }
