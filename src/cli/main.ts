@@ -9,6 +9,7 @@ import { RekeyError } from '../domain/errors.js';
 import { eventsCommand } from './commands/events.js';
 import { historyCommand } from './commands/history.js';
 import { queryCommand } from './commands/query.js';
+import { readinessCommand } from './commands/readiness.js';
 import { replayCommand } from './commands/replay.js';
 import { watchCommand } from './commands/watch.js';
 import { simulateCommand } from './commands/simulate.js';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   eventsCommand(program);
   replayCommand(program);
   watchCommand(program);
+  readinessCommand(program);
   verifyCommand(program);
   for (const command of program.commands) command.exitOverride();
   return program;
