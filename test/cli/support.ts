@@ -1,0 +1,22 @@
+/** Runs the built `rekey` binary as a child process, the way users and scripts do. */
+import { spawnSync } from 'node:child_process';
+
+export interface CliResult {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export function rekey(args: readonly string[], env: NodeJS.ProcessEnv = {}): CliResult {
+  const result = spawnSync(process.execPath, ['dist/src/cli/main.js', ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, REKEY_DB: '', REKEY_EVENTSTORE: '', ...env },
+    timeout: 120_000,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+export function json<T = Record<string, unknown>>(result: CliResult): T {
+  return JSON.parse(result.stdout) as T;
+}
