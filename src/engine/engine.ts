@@ -62,6 +62,8 @@ export function joinStatement(group: string, machine: string, keyThumbprint: str
   return `rekey join ${group} ${machine} ${keyThumbprint}`;
 }
 
+const KEY_LIVENESS_EVENTS = new Set(['KeyIssued', 'KeyExpired', 'GroupKeyExpired', 'GroupDeleted', 'MachineJoined', 'MachineLeft', 'MachineRejoined']);
+
 export class Engine {
   readonly fleet = new Fleet();
   readonly store: EventStore;
@@ -110,6 +112,7 @@ export class Engine {
 
   /** Each group's next due time, remembered until the group changes (hot in simulations). */
   private readonly dueCache = new Map<string, { revision: number; at: Instant | null }>();
+  private reconciledSinceOpen = false;
 
   private dueAtOf(stream: string, revision: number, state: GroupState): Instant | null {
     const cached = this.dueCache.get(stream);
@@ -134,6 +137,12 @@ export class Engine {
   /** Records every due time that the clock has passed, in every group (level-triggered). */
   async processDue(): Promise<RecordedEvent[]> {
     await this.sync();
+    if (!this.reconciledSinceOpen) {
+      // Level-triggered catch-up: an engine that crashed between a key's retirement and the
+      // connections' follow-up finishes that work before anything else.
+      this.reconciledSinceOpen = true;
+      await this.reconcileConnections();
+    }
     const now = this.clock.now();
     const recorded: RecordedEvent[] = [];
     for (const [stream, slot] of this.fleet.groups) {
@@ -308,7 +317,8 @@ export class Engine {
       const state = this.fleet.groups.get(stream)?.state ?? initialGroupState;
       return decideGroup({ ...command, ...(command.type === 'JoinMachine' ? { memberOfGroup: this.fleet.groupOfMachine(command.machine) } : {}) } as GroupCommand, state);
     }, options);
-    if (recorded.length > 0) await this.reconcileConnections(options);
+    // Only these facts change which keys are live for a connection's target (R14-R16, R19, R20).
+    if (recorded.some((event) => KEY_LIVENESS_EVENTS.has(event.type))) await this.reconcileConnections(options);
     return recorded;
   }
 

@@ -6,19 +6,28 @@ import type { Instant } from '../domain/time.js';
 import { MS_PER_MINUTE } from '../domain/time.js';
 import type { Interval } from './scenario.js';
 
-export function intervalAt(online: readonly Interval[], at: Instant): Interval | null {
-  for (const interval of online) {
-    if (interval.from > at) return null;
-    if (at < interval.to) return interval;
+/** Index of the first interval that ends after `at` (binary search: fleets have years of intervals). */
+function firstEndingAfter(online: readonly Interval[], at: Instant): number {
+  let low = 0;
+  let high = online.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (online[middle]!.to <= at) low = middle + 1;
+    else high = middle;
   }
-  return null;
+  return low;
+}
+
+export function intervalAt(online: readonly Interval[], at: Instant): Interval | null {
+  const interval = online[firstEndingAfter(online, at)];
+  return interval && interval.from <= at ? interval : null;
 }
 
 /** The first check-in at or after `from` (strictly after when `exclusive`); null if never online again. */
 export function nextCheckIn(online: readonly Interval[], from: Instant, intervalMinutes: number, exclusive: boolean): Instant | null {
   const step = intervalMinutes * MS_PER_MINUTE;
-  for (const interval of online) {
-    if (interval.to <= from) continue;
+  for (let i = firstEndingAfter(online, from); i < online.length; i++) {
+    const interval = online[i]!;
     const start = interval.from;
     let k = from <= start ? 0 : Math.ceil((from - start) / step);
     let at = start + k * step;

@@ -8,6 +8,7 @@
  * which one could (a member that still has to issue, take or re-encrypt with the new key); the rest
  * of the daily cadence is derived by the projections (R21) instead of being simulated.
  */
+import type { KeyObject } from 'node:crypto';
 import type { KeyPairSource } from '../crypto/types.js';
 import { takesPartInRenewals } from '../domain/agentVersion.js';
 import { RekeyError, isRekeyError } from '../domain/errors.js';
@@ -39,6 +40,26 @@ export interface SimulationOptions {
   readonly keys: KeyPairSource;
   /** Called now and then with the share of simulated time done, 0 to 1. */
   readonly onProgress?: (fraction: number, at: Instant) => void;
+  /**
+   * Continue from the state already in the store instead of an empty one (`rekey forecast`, a
+   * scenario's `from`): groups the store holds are not created again, and every member of a group in
+   * the store must be among the scenario's machines (`joinAt` null), with its id and the keys it
+   * holds at the start given here. `start` must not be before the store's latest instant.
+   */
+  readonly continuation?: Continuation;
+}
+
+/** A private key a machine holds when a continued simulation starts (a stand-in: see src/fleet). */
+export interface HeldKeyMaterial {
+  readonly thumbprint: string;
+  readonly privateKey: KeyObject;
+  readonly certificatePem: string;
+  /** null for a lone machine's own key. */
+  readonly group: string | null;
+}
+
+export interface Continuation {
+  readonly machines: ReadonlyMap<string, { readonly machineId: string; readonly keys: readonly HeldKeyMaterial[] }>;
 }
 
 export interface SimulationResult {
@@ -69,7 +90,7 @@ interface SimulatedMachine {
 
 export async function simulate(scenario: Scenario, options: SimulationOptions): Promise<SimulationResult> {
   const began = performance.now();
-  if ((await options.store.headPosition()) > 0) {
+  if (!options.continuation && (await options.store.headPosition()) > 0) {
     throw new RekeyError(STORE_NOT_EMPTY, 'the store already holds events; simulate runs into a new or empty store (choose another --db file)', {}, 'validation');
   }
   const clock = { at: scenario.start, now() { return this.at; } };
@@ -81,7 +102,9 @@ export async function simulate(scenario: Scenario, options: SimulationOptions): 
 
   const machines = new Map<string, SimulatedMachine>();
   [...scenario.machines].sort((a, b) => a.name.localeCompare(b.name)).forEach((spec, order) => {
-    const agent = new MachineAgent({ engine, machineId: machineIds.next(), name: spec.name, agentVersion: spec.agentVersion, keys: options.keys });
+    const known = options.continuation?.machines.get(spec.name);
+    const agent = new MachineAgent({ engine, machineId: known?.machineId ?? machineIds.next(), name: spec.name, agentVersion: spec.agentVersion, keys: options.keys });
+    for (const key of known?.keys ?? []) agent.holdKey(key);
     machines.set(spec.name, { spec, agent, order, joinedAt: null, lastCheckInAt: null, scheduledCheckIn: null });
   });
   const groupPasswords = new Map(scenario.groups.map((group) => [group.name, group.password]));
@@ -135,12 +158,9 @@ export async function simulate(scenario: Scenario, options: SimulationOptions): 
   };
 
   /** After anything happened to groups, (re)plan the check-ins of their members. */
-  const groupRevisions = new Map<string, number>();
   const replanChangedGroups = (from: Instant) => {
-    for (const [stream, slot] of engine.fleet.groups) {
-      if (groupRevisions.get(stream) === slot.revision) continue;
-      groupRevisions.set(stream, slot.revision);
-      for (const name of Object.keys(slot.state.members)) scheduleCheckIn(machines.get(name)!, from);
+    for (const stream of engine.fleet.takeChangedGroups()) {
+      for (const name of Object.keys(engine.fleet.groups.get(stream)!.state.members)) scheduleCheckIn(machines.get(name)!, from);
     }
   };
 
@@ -219,11 +239,32 @@ export async function simulate(scenario: Scenario, options: SimulationOptions): 
     data,
     metadata: { occurredAt: toIso(at), commandId: `${SIMULATION_STREAM}-${type}`, correlationId: SIMULATION_STREAM },
   });
-  await options.store.append(SIMULATION_STREAM, [marker('SimulationStarted', scenario.start, { seed: scenario.seed, start: toIso(scenario.start), end: toIso(scenario.end) })], -1);
+  await options.store.append(SIMULATION_STREAM, [marker('SimulationStarted', scenario.start, { seed: scenario.seed, start: toIso(scenario.start), end: toIso(scenario.end) })], options.continuation ? 'any' : -1);
 
   // ---- the groups exist from the start ----
   for (const group of scenario.groups) {
+    if (options.continuation && engine.fleet.group(group.name)) continue; // already in the continued state
     await engine.createGroup({ name: group.name, keyValidityPeriod: group.keyValidityPeriod, keyExpiryGracePeriod: group.keyExpiryGracePeriod, proactiveReencryption: group.proactiveReencryption });
+  }
+
+  if (options.continuation) {
+    // A continued state: every member needs an agent; members connected in it but offline at the
+    // start disconnect then (R21); those a renewal under way needs check in from the start on.
+    for (const [, slot] of engine.fleet.groups) {
+      for (const name of Object.keys(slot.state.members)) {
+        if (!machines.has(name)) {
+          throw new RekeyError('SCENARIO_INVALID', `machine ${name} of machine group ${slot.state.name} is in the store but not among the scenario's machines; a continued simulation needs every member`, { machine: name }, 'validation');
+        }
+      }
+    }
+    for (const machine of machines.values()) {
+      const group = engine.fleet.groupOfMachine(machine.spec.name);
+      const member = group === null ? undefined : engine.fleet.group(group)?.members[machine.spec.name];
+      if (member?.connected && !isOnline(machine, scenario.start)) {
+        agenda.push({ at: scenario.start, rank: RANK.sessionEdge, order: machine.order * 2, item: { kind: 'edge', machine, online: false } });
+      }
+    }
+    replanChangedGroups(scenario.start);
   }
 
   // ---- the main loop: from one due instant to the next ----
@@ -296,7 +337,7 @@ export async function simulate(scenario: Scenario, options: SimulationOptions): 
   clock.at = scenario.end;
   await engine.processDue();
   // Derived columns at the head of the log are evaluated at its latest instant: the scenario's end.
-  await options.store.append(SIMULATION_STREAM, [marker('SimulationEnded', scenario.end, { rejected: rejected.length })], 0);
+  await options.store.append(SIMULATION_STREAM, [marker('SimulationEnded', scenario.end, { rejected: rejected.length })], options.continuation ? 'any' : 0);
   await engine.sync();
   options.onProgress?.(1, scenario.end);
   return { seed: scenario.seed, engine, rejected, wallMilliseconds: performance.now() - began };
