@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { RekeyError } from '../domain/errors.js';
 import type { EventStore } from '../store/port.js';
+import { openEventStoreDb } from '../store/eventstoredb.js';
 import { openSqliteEventStore, type SqliteEventStore } from '../store/sqlite.js';
 
 export const DEFAULT_DB = './data/rekey.db';
@@ -29,7 +30,15 @@ export function dbFile(options: StoreOptions): string {
 export async function openStore(options: StoreOptions, mode: { mustExist: boolean }): Promise<EventStore & Partial<Pick<SqliteEventStore, 'verify'>>> {
   const url = options.eventstore ?? process.env.REKEY_EVENTSTORE;
   if (url) {
-    throw new RekeyError('EVENTSTORE_UNSUPPORTED', `this build of rekey cannot connect to EventStoreDB (${url.replace(/\/\/[^@/]*@/, '//***@')}) yet; use the embedded store with --db FILE`, {}, 'validation');
+    // One rekey log per database (the `rekey-log` stream); fail now, with the address, if it cannot be reached.
+    const store = openEventStoreDb({ connectionString: url });
+    try {
+      await store.headPosition();
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+    return store;
   }
   const file = dbFile(options);
   if (mode.mustExist && !existsSync(file)) {

@@ -74,6 +74,15 @@ export class MachineAgent {
     return [...this.keyStore.keys()];
   }
 
+  /**
+   * Puts a key in this machine's key store without going through the engine: for a simulation that
+   * continues a recorded or imported state (`rekey forecast`, scenario `from`), whose machines start
+   * out holding stand-ins for the keys the real machines hold. `group` is null for the machine's own key.
+   */
+  holdKey(key: { thumbprint: string; privateKey: KeyObject; certificatePem: string; group: string | null }): void {
+    this.keyStore.set(key.thumbprint, { thumbprint: key.thumbprint, privateKey: key.privateKey, certificatePem: key.certificatePem, group: key.group });
+  }
+
   /** R7: the first machine issues the group certificate and sets the password; later ones open the package. */
   async join(group: string, password: string): Promise<void> {
     const state = this.engine.group(group);
@@ -169,6 +178,7 @@ export class MachineAgent {
       outcome.issuedKey = await this.issueRenewalKey(group, state, oldKey.certificatePem);
       state = this.engine.group(group);
     }
+    // The issuer already holds its fresh key (stored by issueRenewalKey); the others unwrap it.
     const newKey = keyByVersion(state, state.renewal?.newVersion ?? null);
     if (newKey && !this.keyStore.has(newKey.thumbprint)) {
       const privateKey = unwrapPrivateKey(newKey.wrappedUnderPrevious!, oldHeld.privateKey);
@@ -196,6 +206,7 @@ export class MachineAgent {
     });
     try {
       await this.engine.issueRenewalKey(group, this.name, certificate.pem, wrapPrivateKey(keyPair.privateKey, oldCertificatePem));
+      this.keyStore.set(certificate.thumbprint, { thumbprint: certificate.thumbprint, privateKey: keyPair.privateKey, certificatePem: certificate.pem, group });
       return true;
     } catch (error) {
       // Another machine issued it first: this one takes that key instead (R11, R12).
