@@ -6,6 +6,7 @@
  */
 import { benchSimulation } from './simulation.js';
 import { benchStoreAppend } from './storeAppend.js';
+import { benchProjections } from './projections.js';
 
 export interface Benchmark {
   name: string;
@@ -29,6 +30,11 @@ export const BENCHMARKS: Benchmark[] = [
     name: 'simulationSmall',
     description: 'a tenth of the reference fleet, for a quick look (same measures)',
     run: () => benchSimulation({ groups: 10, connectionsPerGroup: 2 }),
+  },
+  {
+    name: 'projections',
+    description: 'read model rebuild vs bare better-sqlite3 read + JSON.parse (ratio >= 0.5); as-of via snapshots vs full replay (ratio < 0.01); peak memory (1,000,000 events; REKEY_BENCH_PROJECTION_EVENTS to change)',
+    run: () => benchProjections({ print: false }),
   },
 ];
 

@@ -1,0 +1,211 @@
+/**
+ * The read side on a large log, side by side in one run:
+ *
+ * 1. Rebuild throughput: `rebuild()` of the read model (all three tables, snapshots every 10,000
+ *    events, rows and checkpoint committed at the end) reading through the SQLite event store,
+ *    against a bare better-sqlite3 read of the same rows with JSON.parse of data and metadata: the
+ *    floor any projection over this store sits on. ratio = rebuild events/s over bare events/s
+ *    (target >= 0.5). The two sides alternate for `rounds` rounds; each keeps its best round. Two
+ *    breakdown passes run in the same rounds: reading through the store port alone, and that read
+ *    plus the domain's own evolve per stream (no rows): the floor of any projection reusing evolve.
+ * 2. As-of: the tables as of random instants (seeded) through the read model's snapshots, against
+ *    a full replay of the log from position 0 to the same instant. ratio = as-of time over replay
+ *    time (target < 0.01). Both answers are compared.
+ * 3. Peak memory (RSS and V8 heap) during the rebuild, sampled after every page.
+ *
+ * The log is written by `projectionLog.ts` (real deciders, real store) into a temporary directory,
+ * on /dev/shm when the machine has it, so the disk does not blur the comparison.
+ */
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { openReadModel, tablesAt } from '../projections/index.js';
+import { evolveConnection } from '../src/domain/connection/evolve.js';
+import { initialConnectionState, type ConnectionState } from '../src/domain/connection/state.js';
+import type { ConnectionEvent, GroupEvent, Timed } from '../src/domain/events.js';
+import { evolveGroup } from '../src/domain/group/evolve.js';
+import { initialGroupState, type GroupState } from '../src/domain/group/state.js';
+import { toDomainEvent } from '../src/engine/codec.js';
+import { streamKind } from '../src/engine/streams.js';
+import type { EventStore } from '../src/store/port.js';
+import { openSqliteEventStore } from '../src/store/sqlite.js';
+import { writeSyntheticLog } from './projectionLog.js';
+
+export interface ProjectionsBenchResult {
+  name: 'projections';
+  events: number;
+  logMegabytes: number;
+  generateSeconds: number;
+  bareEventsPerSecond: number;
+  /** Breakdown: reading every event through the store port (`readAll` pages), nothing else. */
+  storeReadEventsPerSecond: number;
+  /** Breakdown: the store read plus the domain's own evolve per stream, no rows: the floor of any projection that reuses evolve. */
+  evolveOnlyEventsPerSecond: number;
+  rebuildEventsPerSecond: number;
+  /** rebuild / bare throughput (target >= 0.5) */
+  rebuildRatio: number;
+  rebuildTarget: number;
+  asOfQueries: number;
+  asOfMillisecondsMean: number;
+  fullReplayMillisecondsMean: number;
+  /** as-of / full replay time (target < 0.01) */
+  asOfRatio: number;
+  asOfTarget: number;
+  asOfMatchesReplay: boolean;
+  snapshots: number;
+  readModelMegabytes: number;
+  peakRssMegabytes: number;
+  peakHeapMegabytes: number;
+  rounds: number;
+}
+
+const MB = 1024 * 1024;
+
+function bareRead(file: string): number {
+  const db = new Database(file, { readonly: true });
+  const started = performance.now();
+  let n = 0;
+  const rows = db.prepare<[], { data: string; metadata: string }>(
+    'SELECT position, stream, revision, type, data, metadata, recorded_at, hash FROM events ORDER BY position',
+  ).iterate();
+  for (const row of rows) {
+    JSON.parse(row.data);
+    JSON.parse(row.metadata);
+    n++;
+  }
+  const ms = performance.now() - started;
+  db.close();
+  if (n === 0) throw new Error('empty log');
+  return ms;
+}
+
+/** Reads every event through the port; with `fold`, also folds it with the domain's evolve. */
+async function storePass(store: EventStore, fold: boolean): Promise<number> {
+  const groups = new Map<string, GroupState>();
+  const connections = new Map<string, ConnectionState>();
+  const started = performance.now();
+  for (let from = 1; ;) {
+    const page = await store.readAll(from, 5_000);
+    if (page.length === 0) break;
+    from = page[page.length - 1]!.position + 1;
+    if (!fold) continue;
+    for (const recorded of page) {
+      const kind = streamKind(recorded.stream);
+      if (kind === 'group') {
+        groups.set(recorded.stream, evolveGroup(groups.get(recorded.stream) ?? initialGroupState, toDomainEvent(recorded) as Timed<GroupEvent>));
+      } else if (kind === 'connection') {
+        connections.set(recorded.stream, evolveConnection(connections.get(recorded.stream) ?? initialConnectionState, toDomainEvent(recorded) as Timed<ConnectionEvent>));
+      }
+    }
+  }
+  return performance.now() - started;
+}
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const fileMegabytes = (file: string) => ['', '-wal'].reduce((sum, suffix) => sum + (existsSync(file + suffix) ? statSync(file + suffix).size : 0), 0) / MB;
+
+export async function benchProjections(options: { events?: number; rounds?: number; asOfQueries?: number; print?: boolean } = {}): Promise<ProjectionsBenchResult> {
+  const events = options.events ?? Number(process.env.REKEY_BENCH_PROJECTION_EVENTS ?? 1_000_000);
+  const rounds = options.rounds ?? 2;
+  const asOfQueries = options.asOfQueries ?? 3;
+  const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'rekey-bench-projections-'));
+  const file = join(dir, 'rekey.db');
+  const readFile = join(dir, 'rekey.db.read.db');
+  try {
+    const generated = await writeSyntheticLog({ file, events });
+    const store = openSqliteEventStore({ file, readonly: true });
+    const head = await store.headPosition();
+    const model = openReadModel({ store, file: readFile });
+
+    let bestBare = Infinity;
+    let bestStoreRead = Infinity;
+    let bestEvolve = Infinity;
+    let bestRebuild = Infinity;
+    let peakRss = 0;
+    let peakHeap = 0;
+    const sample = () => {
+      const usage = process.memoryUsage();
+      peakRss = Math.max(peakRss, usage.rss);
+      peakHeap = Math.max(peakHeap, usage.heapUsed);
+    };
+    for (let round = 0; round < rounds; round++) {
+      bestBare = Math.min(bestBare, bareRead(file));
+      bestStoreRead = Math.min(bestStoreRead, await storePass(store, false));
+      bestEvolve = Math.min(bestEvolve, await storePass(store, true));
+      const started = performance.now();
+      await model.rebuild({ onProgress: sample });
+      bestRebuild = Math.min(bestRebuild, performance.now() - started);
+      sample();
+    }
+
+    // As of random instants: snapshots + a short replay, against a replay from position 0.
+    const [first] = await store.readAll(1, 1);
+    const [last] = await store.readAll(head, 1);
+    const from = Date.parse(first!.metadata.occurredAt);
+    const to = Date.parse(last!.metadata.occurredAt);
+    const random = mulberry32(2026);
+    let asOfMs = 0;
+    let replayMs = 0;
+    let matches = true;
+    for (let i = 0; i < asOfQueries; i++) {
+      const instant = Math.floor(from + random() * (to - from));
+      let started = performance.now();
+      const fast = await tablesAt(model, { asOf: instant });
+      asOfMs += performance.now() - started;
+      started = performance.now();
+      const slow = await tablesAt(store, { asOf: instant });
+      replayMs += performance.now() - started;
+      matches &&= JSON.stringify(fast) === JSON.stringify(slow);
+    }
+    const snapshots = model.snapshotPositions().length;
+    await model.close();
+    await store.close();
+
+    const bareEventsPerSecond = Math.round((head / bestBare) * 1000);
+    const rebuildEventsPerSecond = Math.round((head / bestRebuild) * 1000);
+    const result: ProjectionsBenchResult = {
+      name: 'projections',
+      events: head,
+      logMegabytes: Math.round(fileMegabytes(file)),
+      generateSeconds: generated.seconds,
+      bareEventsPerSecond,
+      storeReadEventsPerSecond: Math.round((head / bestStoreRead) * 1000),
+      evolveOnlyEventsPerSecond: Math.round((head / bestEvolve) * 1000),
+      rebuildEventsPerSecond,
+      rebuildRatio: Math.round((rebuildEventsPerSecond / bareEventsPerSecond) * 1000) / 1000,
+      rebuildTarget: 0.5,
+      asOfQueries,
+      asOfMillisecondsMean: Math.round(asOfMs / asOfQueries),
+      fullReplayMillisecondsMean: Math.round(replayMs / asOfQueries),
+      asOfRatio: Math.round((asOfMs / replayMs) * 10_000) / 10_000,
+      asOfTarget: 0.01,
+      asOfMatchesReplay: matches,
+      snapshots,
+      readModelMegabytes: Math.round(fileMegabytes(readFile)),
+      peakRssMegabytes: Math.round(peakRss / MB),
+      peakHeapMegabytes: Math.round(peakHeap / MB),
+      rounds,
+    };
+    if (options.print ?? true) {
+      console.log(
+        `projections: ${head} events; rebuild ${rebuildEventsPerSecond} ev/s vs bare read ${bareEventsPerSecond} ev/s, ratio ${result.rebuildRatio} ` +
+          `(target >= 0.5); as-of ${result.asOfMillisecondsMean} ms vs full replay ${result.fullReplayMillisecondsMean} ms, ratio ${result.asOfRatio} ` +
+          `(target < 0.01); peak RSS ${result.peakRssMegabytes} MB`,
+      );
+    }
+    return result;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,585 @@
+/**
+ * The projection: a deterministic fold of recorded events into the three tables. Aggregate state is
+ * folded per stream by the domain's own `evolveGroup` and `evolveConnection` (no rule is written
+ * twice); rows are rendered from that state by `rows.ts`. For every event it works out which rows
+ * changed by rendering each touched row at the event's instant before and after the event, which
+ * gives the change feed, `modifiedon` and the `@odata.etag` version in one go.
+ *
+ * No I/O, no clock: the same events in the same order always give the same rows and changes.
+ * Payloads that no column shows (certificate PEMs, wrapped keys, password packages, ciphertext
+ * bytes) are dropped before folding, so the state stays small and holds no key material at all.
+ */
+import type { Envelope } from '../src/crypto/types.js';
+import { evolveConnection } from '../src/domain/connection/evolve.js';
+import { initialConnectionState, type ConnectionState } from '../src/domain/connection/state.js';
+import type { ConnectionEvent, DomainEvent, GroupEvent, MachineEvent, Timed } from '../src/domain/events.js';
+import { evolveGroup } from '../src/domain/group/evolve.js';
+import { initialGroupState, type GroupState } from '../src/domain/group/state.js';
+import type { Instant } from '../src/domain/time.js';
+import { toDomainEvent } from '../src/engine/codec.js';
+import { streamKind } from '../src/engine/streams.js';
+import type { RecordedEvent } from '../src/store/port.js';
+import { checkedIn, endSession, NO_HEARTBEAT, startSession, type HeartbeatBasis } from './heartbeat.js';
+import {
+  buildRow,
+  connectionValues,
+  groupValues,
+  MACHINE_HEARTBEAT,
+  machineValues,
+  nextRenewalDate,
+  VALUE_COLUMNS,
+  type MachineFacts,
+  type RowMeta,
+  type RowValues,
+} from './rows.js';
+import { heartbeatAt } from './heartbeat.js';
+import { COLUMNS, TABLES, type Row, type TableName } from './tables.js';
+
+/**
+ * Bump when a change to this folder changes any row, change or snapshot for the same log: a read
+ * model written by another version rebuilds itself from position 0 when it is opened.
+ */
+export const PROJECTION_VERSION = 1;
+
+export type ChangeType = 'Create' | 'Update' | 'Delete';
+
+/** One row change ("When a row is added, modified or deleted"). */
+export interface RowChange {
+  readonly table: TableName;
+  readonly changeType: ChangeType;
+  readonly id: string;
+  readonly name: string;
+  /** The whole row after the change; for a Delete, the row as it was last. */
+  readonly row: Row;
+  /** Columns whose value differs between the row rendered at the event's instant before and after it; every column for a Create, none for a Delete. */
+  readonly changedColumns: readonly string[];
+  readonly position: number;
+  readonly occurredAt: string;
+  /** Type of the event that made the change. */
+  readonly event: string;
+}
+
+export type ChangeSink = (change: RowChange) => void;
+
+/** A row as the read model stores it. */
+export interface PersistedRow {
+  readonly table: TableName;
+  readonly id: string;
+  readonly name: string;
+  /** A deleted row keeps its last values so that its history can still be found by name. */
+  readonly deleted: boolean;
+  readonly row: Row;
+  /** Machines only: the session facts `lastheartbeatdate` is evaluated from at query time (R21). */
+  readonly heartbeat: HeartbeatBasis | null;
+  readonly streams: readonly string[];
+}
+
+interface Context {
+  readonly position: number;
+  readonly at: Instant;
+  readonly occurredAt: string;
+  readonly event: string;
+  readonly sink: ChangeSink | undefined;
+}
+
+interface NextRenewalMemo {
+  readonly state: GroupState;
+  readonly value: Instant | null;
+}
+
+/** Events whose data names a machine that was online at that instant (R21: check-ins that changed something). */
+const CHECK_IN_FACTS: ReadonlySet<string> = new Set([
+  'MachineCheckedIn', 'MachineKeyDelivered', 'MachineRejoined', 'AgentVersionReported', 'GroupPasswordRegenerated',
+]);
+
+const SLIM_ENVELOPE = (envelope: Envelope): Envelope => ({
+  alg: envelope.alg, thumbprint: envelope.thumbprint, encryptedKey: '', iv: '', tag: '', ciphertext: '',
+});
+
+/** Drops payloads no column shows; the fold sees the same facts otherwise. */
+function slim(event: Timed<DomainEvent>): Timed<DomainEvent> {
+  switch (event.type) {
+    case 'KeyIssued':
+      return { ...event, data: { ...event.data, certificatePem: '', wrappedUnderPrevious: null } };
+    case 'GroupPasswordSet':
+    case 'GroupPasswordRegenerated':
+      return { ...event, data: { ...event.data, passwordPackage: '' } };
+    case 'ConnectionCreated':
+      return { ...event, data: { ...event.data, ciphertexts: event.data.ciphertexts.map(SLIM_ENVELOPE) } };
+    case 'ConnectionFixed':
+      return { ...event, data: { ...event.data, ciphertexts: event.data.ciphertexts.map(SLIM_ENVELOPE) } };
+    case 'ConnectionReencrypted':
+      return { ...event, data: { ...event.data, ciphertext: SLIM_ENVELOPE(event.data.ciphertext) } };
+    case 'MachineRegistered':
+      return { ...event, data: { ...event.data, certificatePem: '' } };
+    case 'GroupImported':
+      return { ...event, data: { ...event.data, passwordPackage: undefined, keys: event.data.keys.map(({ certificatePem: _pem, wrappedUnderPrevious: _wrapped, ...key }) => key) } };
+    case 'ConnectionImported':
+      return event.data.ciphertexts ? { ...event, data: { ...event.data, ciphertexts: event.data.ciphertexts.map(SLIM_ENVELOPE) } } : event;
+    default:
+      return event;
+  }
+}
+
+function byNameThenId(a: Row, b: Row, idColumn: string): number {
+  const x = String(a.name);
+  const y = String(b.name);
+  if (x !== y) return x < y ? -1 : 1;
+  const i = String(a[idColumn]);
+  const j = String(b[idColumn]);
+  return i < j ? -1 : i > j ? 1 : 0;
+}
+
+export class Projection {
+  /** Position of the last event applied (0 before any). */
+  position = 0;
+  /** The latest occurredAt applied (null before any event): the instant "now" of the tables. */
+  instant: Instant | null = null;
+
+  private readonly groups = new Map<string, GroupState>();
+  private readonly connections = new Map<string, ConnectionState>();
+  private readonly machines = new Map<string, MachineFacts>();
+  private readonly meta: Record<TableName, Map<string, RowMeta>> = {
+    flowmachinegroups: new Map(),
+    flowmachines: new Map(),
+    desktopflowconnections: new Map(),
+  };
+  /** The values each row was last computed with (for machines, `lastheartbeatdate` as of that moment). */
+  private readonly cache: Record<TableName, Map<string, RowValues>> = {
+    flowmachinegroups: new Map(),
+    flowmachines: new Map(),
+    desktopflowconnections: new Map(),
+  };
+  private readonly groupStreamById = new Map<string, string>();
+  private readonly connectionStreamById = new Map<string, string>();
+  private readonly nextRenewalMemo = new Map<string, NextRenewalMemo>();
+  /** Rows changed since the last `drainDirty`. */
+  private readonly dirty: Record<TableName, Set<string>> = {
+    flowmachinegroups: new Set(),
+    flowmachines: new Set(),
+    desktopflowconnections: new Set(),
+  };
+  /** The last row of every deleted row, so that its history can still be found by name. */
+  private readonly tombstones: Record<TableName, Map<string, { row: Row; streams: string[] }>> = {
+    flowmachinegroups: new Map(),
+    flowmachines: new Map(),
+    desktopflowconnections: new Map(),
+  };
+  /** Whether to remember changed rows for `drainDirty` (the read model's runner does). */
+  trackDirty = false;
+
+  /**
+   * Applies one recorded event. Positions must increase (gaps are allowed: a row's history folds only
+   * the streams that touch it). `sink` receives the row changes the event makes, in table order,
+   * then by name.
+   */
+  apply(recorded: RecordedEvent, sink?: ChangeSink): void {
+    if (recorded.position <= this.position) {
+      throw new Error(`projection is at position ${this.position}; cannot apply position ${recorded.position} again`);
+    }
+    const event = slim(toDomainEvent(recorded));
+    this.position = recorded.position;
+    if (this.instant === null || event.at > this.instant) this.instant = event.at;
+    const ctx: Context = { position: recorded.position, at: event.at, occurredAt: recorded.metadata.occurredAt, event: recorded.type, sink };
+    switch (streamKind(recorded.stream)) {
+      case 'group':
+        this.applyGroup(recorded.stream, event as Timed<GroupEvent>, ctx);
+        break;
+      case 'connection':
+        this.applyConnection(recorded.stream, event as Timed<ConnectionEvent>, ctx);
+        break;
+      case 'machine':
+        this.applyMachine(recorded.stream, event as Timed<MachineEvent>, ctx);
+        break;
+      default:
+        break; // streams of other tools sharing the store show in no table
+    }
+  }
+
+  // ---- reading ---------------------------------------------------------------------------------
+
+  /** Every row of a table rendered at `at` (default: the latest instant applied), by name then id. */
+  rows(table: TableName, at: Instant | null = this.instant): Row[] {
+    const rows: Row[] = [];
+    for (const id of this.meta[table].keys()) {
+      const row = this.row(table, id, at);
+      if (row) rows.push(row);
+    }
+    const idColumn = COLUMNS[table][0]!;
+    return rows.sort((a, b) => byNameThenId(a, b, idColumn));
+  }
+
+  tables(at: Instant | null = this.instant): Record<TableName, Row[]> {
+    return { flowmachinegroups: this.rows('flowmachinegroups', at), flowmachines: this.rows('flowmachines', at), desktopflowconnections: this.rows('desktopflowconnections', at) };
+  }
+
+  row(table: TableName, id: string, at: Instant | null = this.instant): Row | undefined {
+    const meta = this.meta[table].get(id);
+    if (!meta) return undefined;
+    switch (table) {
+      case 'flowmachinegroups': {
+        const stream = this.groupStreamById.get(id);
+        const state = stream === undefined ? undefined : this.groups.get(stream);
+        const values = state ? groupValues(state, this.nextRenewal(stream!, state)) : null;
+        return values ? buildRow(table, values, meta) : undefined;
+      }
+      case 'flowmachines': {
+        const facts = this.machines.get(id);
+        return facts ? buildRow(table, machineValues(facts, this.groupOf(facts), at ?? meta.modifiedOn), meta) : undefined;
+      }
+      case 'desktopflowconnections': {
+        const stream = this.connectionStreamById.get(id);
+        const state = stream === undefined ? undefined : this.connections.get(stream);
+        const values = state ? connectionValues(state) : null;
+        return values ? buildRow(table, values, meta) : undefined;
+      }
+    }
+  }
+
+  /** The streams whose events change this row (its history reads only those). */
+  streamsOf(table: TableName, id: string): string[] {
+    switch (table) {
+      case 'flowmachinegroups': {
+        const stream = this.groupStreamById.get(id);
+        return stream === undefined ? [] : [stream];
+      }
+      case 'flowmachines':
+        return [...(this.machines.get(id)?.streams ?? [])];
+      case 'desktopflowconnections': {
+        const stream = this.connectionStreamById.get(id);
+        return stream === undefined ? [] : [stream];
+      }
+    }
+  }
+
+  /** Rows changed since the last call (or, with `all`, every row), as the read model stores them. */
+  drainDirty(all = false): PersistedRow[] {
+    const out: PersistedRow[] = [];
+    for (const table of TABLES) {
+      const ids = all ? [...this.meta[table].keys(), ...this.tombstones[table].keys()] : this.dirty[table];
+      for (const id of ids) {
+        const persisted = this.persisted(table, id);
+        if (persisted) out.push(persisted);
+      }
+      this.dirty[table].clear();
+    }
+    return out;
+  }
+
+  private persisted(table: TableName, id: string): PersistedRow | undefined {
+    const row = this.row(table, id);
+    if (row) {
+      const facts = table === 'flowmachines' ? this.machines.get(id) : undefined;
+      return { table, id, name: String(row.name), deleted: false, row, heartbeat: facts ? facts.heartbeat : null, streams: this.streamsOf(table, id) };
+    }
+    const tombstone = this.tombstones[table].get(id);
+    return tombstone && { table, id, name: String(tombstone.row.name), deleted: true, row: tombstone.row, heartbeat: null, streams: tombstone.streams };
+  }
+
+  // ---- snapshots -------------------------------------------------------------------------------
+
+  /** The whole state as JSON (plain data, no key material). */
+  serialize(): string {
+    return JSON.stringify({
+      version: PROJECTION_VERSION,
+      position: this.position,
+      instant: this.instant,
+      groups: [...this.groups],
+      connections: [...this.connections],
+      machines: [...this.machines],
+      meta: Object.fromEntries(TABLES.map((table) => [table, [...this.meta[table]]])),
+      tombstones: Object.fromEntries(TABLES.map((table) => [table, [...this.tombstones[table]]])),
+    });
+  }
+
+  static restore(json: string): Projection {
+    const data = JSON.parse(json) as {
+      version: number;
+      position: number;
+      instant: Instant | null;
+      groups: [string, GroupState][];
+      connections: [string, ConnectionState][];
+      machines: [string, MachineFacts][];
+      meta: Record<TableName, [string, RowMeta][]>;
+      tombstones: Record<TableName, [string, { row: Row; streams: string[] }][]>;
+    };
+    if (data.version !== PROJECTION_VERSION) {
+      throw new Error(`projection snapshot has version ${data.version}; this code reads version ${PROJECTION_VERSION}`);
+    }
+    const projection = new Projection();
+    projection.position = data.position;
+    projection.instant = data.instant;
+    for (const [stream, state] of data.groups) {
+      projection.groups.set(stream, state);
+      if (state.groupId !== '') projection.groupStreamById.set(state.groupId, stream);
+    }
+    for (const [stream, state] of data.connections) {
+      projection.connections.set(stream, state);
+      if (state.exists) projection.connectionStreamById.set(state.connectionId, stream);
+    }
+    for (const [id, facts] of data.machines) projection.machines.set(id, facts);
+    for (const table of TABLES) {
+      for (const [id, meta] of data.meta[table]) projection.meta[table].set(id, meta);
+      for (const [id, tombstone] of data.tombstones[table]) projection.tombstones[table].set(id, tombstone);
+    }
+    return projection;
+  }
+
+  // ---- folding ---------------------------------------------------------------------------------
+
+  private groupOf(facts: MachineFacts): GroupState | undefined {
+    return facts.groupStream === null ? undefined : this.groups.get(facts.groupStream);
+  }
+
+  private nextRenewal(stream: string, state: GroupState): Instant | null {
+    const memo = this.nextRenewalMemo.get(stream);
+    if (memo && sameSchedule(memo.state, state)) return memo.value;
+    const value = nextRenewalDate(state);
+    this.nextRenewalMemo.set(stream, { state, value });
+    return value;
+  }
+
+  private applyGroup(stream: string, event: Timed<GroupEvent>, ctx: Context): void {
+    const before = this.groups.get(stream) ?? initialGroupState;
+    const after = evolveGroup(before, event);
+    this.groups.set(stream, after);
+    if (event.type === 'GroupCreated' || event.type === 'GroupImported') this.groupStreamById.set(after.groupId, stream);
+
+    if (after !== before && !onlyMembersDiffer(before, after)) {
+      const id = after.groupId || before.groupId;
+      const meta = this.meta.flowmachinegroups.get(id);
+      const old = meta ? this.cache.flowmachinegroups.get(id) ?? groupValues(before, nextRenewalDate(before)) : null;
+      this.settle('flowmachinegroups', id, ctx, meta, old, groupValues(after, this.nextRenewal(stream, after)), null, false);
+    }
+
+    // The machines whose rows may change: members that changed, joined or left, and the one whose
+    // session or check-in the event records (R21).
+    const checkIn = checkInOf(event);
+    if (before.members === after.members && checkIn === undefined) return;
+    let names: string[];
+    if (before.members === after.members) names = [checkIn!];
+    else {
+      const single = SINGLE_MEMBER_EVENTS.has(event.type) ? memberNamedBy(event) : undefined;
+      if (single !== undefined) names = checkIn !== undefined && checkIn !== single ? [single, checkIn] : [single];
+      else names = [...new Set([...Object.keys(before.members), ...Object.keys(after.members)])];
+      if (names.length > 1) names.sort();
+    }
+    // rekey import: a member's last heartbeat is as observed, not the import instant.
+    const imported = event.type === 'MachineImported' ? event.data : undefined;
+    for (const name of names) this.applyMember(stream, name, before, after, name === checkIn ? event : undefined, ctx, imported?.machine === name ? imported.lastHeartbeatAt : undefined);
+  }
+
+  /** One member's row across a group event: joined, left, changed, or checked in. */
+  private applyMember(stream: string, name: string, before: GroupState, after: GroupState, checkIn: Timed<GroupEvent> | undefined, ctx: Context, importedHeartbeat?: string | null): void {
+    const old = before.members[name];
+    const now = after.members[name];
+    const at = ctx.at;
+    if (old && (!now || now.machineId !== old.machineId)) {
+      // Left, or its group was deleted: no more check-ins (R9).
+      const facts = this.machines.get(old.machineId);
+      const left = facts && facts.groupStream === stream
+        ? { ...facts, agentVersion: old.agentVersion, groupStream: null, heartbeat: endSession(facts.heartbeat, at) }
+        : facts;
+      if (facts && left) this.settleMachine(old.machineId, facts, before, left, after, stream, ctx);
+    }
+    if (!now) return;
+    const factsBefore = this.machines.get(now.machineId);
+    let factsAfter: MachineFacts;
+    if (!old || old.machineId !== now.machineId) {
+      // Joined (R7; R21: joining counts as a check-in and opens a session).
+      const base = factsBefore ?? newFacts(now.machineId, name, now.agentVersion);
+      factsAfter = {
+        ...base,
+        name,
+        groupStream: stream,
+        heartbeat: importedHeartbeat === undefined
+          ? checkedIn(startSession(base.heartbeat, at, now.checkInIntervalMinutes), at)
+          : { ...NO_HEARTBEAT, lastCheckIn: importedHeartbeat === null ? null : Date.parse(importedHeartbeat) },
+        streams: base.streams.includes(stream) ? base.streams : [...base.streams, stream],
+      };
+    } else if (old !== now || checkIn) {
+      if (!factsBefore) return;
+      factsAfter = factsBefore;
+    } else {
+      return;
+    }
+    if (checkIn) {
+      let heartbeat = factsAfter.heartbeat;
+      if (checkIn.type === 'MachineConnected') heartbeat = startSession(heartbeat, at, checkIn.data.checkInIntervalMinutes);
+      else if (checkIn.type === 'MachineDisconnected') heartbeat = endSession(heartbeat, at);
+      else heartbeat = checkedIn(heartbeat, at);
+      if (heartbeat !== factsAfter.heartbeat) factsAfter = { ...factsAfter, heartbeat };
+    }
+    this.settleMachine(now.machineId, factsBefore, before, factsAfter, after, stream, ctx);
+  }
+
+  private settleMachine(
+    id: string,
+    factsBefore: MachineFacts | undefined,
+    stateBefore: GroupState,
+    factsAfter: MachineFacts,
+    stateAfter: GroupState,
+    stream: string,
+    ctx: Context,
+  ): void {
+    const at = ctx.at;
+    const meta = this.meta.flowmachines.get(id);
+    let old: RowValues | null = null;
+    if (meta && factsBefore) {
+      old = this.cache.flowmachines.get(id) ??
+        machineValues(factsBefore, factsBefore.groupStream === stream ? stateBefore : this.groupOf(factsBefore), at);
+    }
+    this.machines.set(id, factsAfter);
+    const groupAfter = factsAfter.groupStream === stream ? stateAfter : this.groupOf(factsAfter);
+    this.settle('flowmachines', id, ctx, meta, old, machineValues(factsAfter, groupAfter, at),
+      factsBefore ? heartbeatAt(factsBefore.heartbeat, at) : null, factsAfter !== factsBefore);
+  }
+
+  private applyConnection(stream: string, event: Timed<ConnectionEvent>, ctx: Context): void {
+    const before = this.connections.get(stream) ?? initialConnectionState;
+    const after = evolveConnection(before, event);
+    this.connections.set(stream, after);
+    if (after === before) return;
+    if (event.type === 'ConnectionCreated' || event.type === 'ConnectionImported') this.connectionStreamById.set(after.connectionId, stream);
+    const id = after.connectionId;
+    const meta = this.meta.desktopflowconnections.get(id);
+    const old = meta ? this.cache.desktopflowconnections.get(id) ?? connectionValues(before) : null;
+    this.settle('desktopflowconnections', id, ctx, meta, old, connectionValues(after), null, false);
+  }
+
+  private applyMachine(stream: string, event: Timed<MachineEvent>, ctx: Context): void {
+    if (event.type !== 'MachineRegistered') return;
+    const data = event.data;
+    const factsBefore = this.machines.get(data.machineId);
+    const base = factsBefore ?? newFacts(data.machineId, data.name, data.agentVersion);
+    const factsAfter: MachineFacts = {
+      ...base,
+      name: base.groupStream === null ? data.name : base.name,
+      agentVersion: data.agentVersion,
+      streams: base.streams.includes(stream) ? base.streams : [...base.streams, stream],
+    };
+    const meta = this.meta.flowmachines.get(data.machineId);
+    const old = meta && factsBefore ? this.cache.flowmachines.get(data.machineId) ?? machineValues(factsBefore, this.groupOf(factsBefore), event.at) : null;
+    this.machines.set(data.machineId, factsAfter);
+    this.settle('flowmachines', data.machineId, ctx, meta, old, machineValues(factsAfter, this.groupOf(factsAfter), event.at),
+      factsBefore ? heartbeatAt(factsBefore.heartbeat, event.at) : null, true);
+  }
+
+  /**
+   * Compares one row before and after an event (both as of the event's instant) and records the
+   * change: Create when the row appears, Delete when it goes, Update when a column differs.
+   * `before` comes from the row's cache when it has one (else computed from the state before); for
+   * machines `heartbeatBefore` is the before-value of `lastheartbeatdate` at this instant, since the
+   * cache holds it as of the row's previous change.
+   */
+  private settle(
+    table: TableName,
+    id: string,
+    ctx: Context,
+    oldMeta: RowMeta | undefined,
+    before: RowValues | null,
+    after: RowValues | null,
+    heartbeatBefore: Instant | null,
+    forceDirty: boolean,
+  ): void {
+    const metas = this.meta[table];
+    const cache = this.cache[table];
+    if (!oldMeta || !before) {
+      if (!after) return;
+      const meta: RowMeta = { createdOn: ctx.at, modifiedOn: ctx.at, version: ctx.position };
+      metas.set(id, meta);
+      cache.set(id, after);
+      this.markDirty(table, id);
+      if (ctx.sink) ctx.sink(this.change(table, id, 'Create', buildRow(table, after, meta), COLUMNS[table], ctx));
+      return;
+    }
+    const timeIndex = table === 'flowmachines' ? MACHINE_HEARTBEAT : -1;
+    if (!after) {
+      metas.delete(id);
+      cache.delete(id);
+      const last = buildRow(table, before, oldMeta);
+      this.tombstones[table].set(id, { row: last, streams: this.streamsOf(table, id) });
+      this.markDirty(table, id);
+      if (ctx.sink) ctx.sink(this.change(table, id, 'Delete', last, [], ctx));
+      return;
+    }
+    cache.set(id, after);
+    let changed = false;
+    for (let i = 0; i < after.length; i++) {
+      if ((i === timeIndex ? heartbeatBefore : before[i]) !== after[i]) {
+        changed = true;
+        break;
+      }
+    }
+    if (!changed) {
+      if (forceDirty) this.markDirty(table, id);
+      return;
+    }
+    const meta: RowMeta = { createdOn: oldMeta.createdOn, modifiedOn: ctx.at, version: ctx.position };
+    metas.set(id, meta);
+    this.markDirty(table, id);
+    if (ctx.sink) {
+      const names = VALUE_COLUMNS[table];
+      const differs = new Set<string>();
+      for (let i = 0; i < names.length; i++) {
+        if ((i === timeIndex ? heartbeatBefore : before[i]) !== after[i]) differs.add(names[i]!);
+      }
+      if (oldMeta.modifiedOn !== ctx.at) differs.add('modifiedon');
+      const changedColumns = COLUMNS[table].filter((column) => differs.has(column));
+      ctx.sink(this.change(table, id, 'Update', buildRow(table, after, meta), changedColumns, ctx));
+    }
+  }
+
+  private change(table: TableName, id: string, changeType: ChangeType, row: Row, changedColumns: readonly string[], ctx: Context): RowChange {
+    return { table, changeType, id, name: String(row.name), row, changedColumns: [...changedColumns], position: ctx.position, occurredAt: ctx.occurredAt, event: ctx.event };
+  }
+
+  private markDirty(table: TableName, id: string): void {
+    if (this.trackDirty) this.dirty[table].add(id);
+  }
+}
+
+/**
+ * Event types whose evolve changes at most the member their data names (withMember/withoutMember
+ * in evolveGroup); for every other type that changes the members (RenewalStarted, KeyExpired,
+ * GroupDeleted, ...) all members are compared.
+ */
+const SINGLE_MEMBER_EVENTS: ReadonlySet<string> = new Set([
+  'MachineJoined', 'MachineRejoined', 'MachineLeft', 'MachineConnected', 'MachineDisconnected', 'MachineCheckedIn',
+  'AgentVersionReported', 'MachineKeyDelivered', 'MachineKeyExpired', 'KeyIssued', 'MachineImported',
+]);
+
+function memberNamedBy(event: Timed<GroupEvent>): string | undefined {
+  if (event.type === 'KeyIssued') return event.data.issuedBy;
+  const data = event.data as { machine?: unknown };
+  return typeof data.machine === 'string' ? data.machine : undefined;
+}
+
+/** The member whose session edge or check-in the event records (R21), if any. */
+function checkInOf(event: Timed<GroupEvent>): string | undefined {
+  if (event.type === 'MachineConnected' || event.type === 'MachineDisconnected' || CHECK_IN_FACTS.has(event.type)) {
+    return (event.data as { machine: string }).machine;
+  }
+  return event.type === 'KeyIssued' ? event.data.issuedBy : undefined; // the issuer checked in (R11)
+}
+
+function newFacts(machineId: string, name: string, agentVersion: string): MachineFacts {
+  return { machineId, name, agentVersion, groupStream: null, heartbeat: NO_HEARTBEAT, streams: [] };
+}
+
+/** Whether two states of a group have the same renewal schedule inputs (references: evolve copies only what changes). */
+function sameSchedule(a: GroupState, b: GroupState): boolean {
+  return a === b || (a.lifecycle === b.lifecycle && a.keys === b.keys && a.primaryVersion === b.primaryVersion &&
+    a.renewal === b.renewal && a.effective === b.effective && a.effectiveSince === b.effectiveSince && a.pendingChanges === b.pendingChanges);
+}
+
+/**
+ * The group row reads no member: when nothing but the members changed, it cannot have changed.
+ * Compiled once from the fields of `initialGroupState` (evolve always returns a full state), so a
+ * field added to the state is compared too, with plain property reads.
+ */
+const onlyMembersDiffer = new Function(
+  'a',
+  'b',
+  `return ${Object.keys(initialGroupState).filter((key) => key !== 'members').map((key) => `a[${JSON.stringify(key)}] === b[${JSON.stringify(key)}]`).join(' && ')};`,
+) as (a: GroupState, b: GroupState) => boolean;
