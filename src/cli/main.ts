@@ -6,11 +6,16 @@
  */
 import { Command, CommanderError } from 'commander';
 import { RekeyError } from '../domain/errors.js';
+import { agentCommand } from './commands/agent.js';
 import { eventsCommand } from './commands/events.js';
 import { historyCommand } from './commands/history.js';
+import { importCommand } from './commands/import.js';
+import { forecastCommand } from './commands/forecast.js';
+import { whatifCommand } from './commands/whatif.js';
 import { queryCommand } from './commands/query.js';
 import { readinessCommand } from './commands/readiness.js';
 import { replayCommand } from './commands/replay.js';
+import { serveCommand } from './commands/serve.js';
 import { watchCommand } from './commands/watch.js';
 import { simulateCommand } from './commands/simulate.js';
 import { verifyCommand } from './commands/verify.js';
@@ -29,8 +34,13 @@ export function buildProgram(): Command {
   eventsCommand(program);
   replayCommand(program);
   watchCommand(program);
+  serveCommand(program);
   readinessCommand(program);
   verifyCommand(program);
+  importCommand(program);
+  forecastCommand(program);
+  whatifCommand(program);
+  agentCommand(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

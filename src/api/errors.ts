@@ -1,0 +1,101 @@
+/**
+ * How the HTTP API speaks about failures: every error is `{"error": {"code", "message"}}` with the
+ * status of its kind (RekeyError.httpStatus: validation 400, not_found 404, refused and conflict 409,
+ * integrity and internal 500). A JSON-schema failure names the field and the reason; messages never
+ * echo a submitted value (a password could be one).
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { RekeyError, errorKind, isRekeyError } from '../domain/errors.js';
+
+/** A request body, query parameter or header that does not have the required shape. */
+export const REQUEST_INVALID = errorKind('REQUEST_INVALID', 'validation');
+/** No resource at this URL: an unknown route or entity set (Dataverse: "Resource not found for the segment"). */
+export const RESOURCE_NOT_FOUND = errorKind('RESOURCE_NOT_FOUND', 'not_found');
+/** No webhook subscription with this id. */
+export const SUBSCRIPTION_NOT_FOUND = errorKind('SUBSCRIPTION_NOT_FOUND', 'not_found');
+/** Plaintext credentials are accepted only from the loopback interface (the portal's role, src/engine/portal.ts). */
+export const CREDENTIALS_REQUIRE_LOOPBACK = errorKind('CREDENTIALS_REQUIRE_LOOPBACK', 'refused');
+
+export interface ErrorBody {
+  readonly error: { readonly code: string; readonly message: string };
+}
+
+export function errorBody(code: string, message: string): ErrorBody {
+  return { error: { code, message } };
+}
+
+/** An ajv error as fastify hands it over. */
+interface SchemaProblem {
+  readonly instancePath?: string;
+  readonly keyword?: string;
+  readonly params?: Record<string, unknown>;
+  readonly message?: string;
+}
+
+/** `body.minutes`, from `/minutes` (and `body` for the body itself). */
+function fieldPath(context: string, instancePath: string | undefined, extra?: unknown): string {
+  const parts = (instancePath ?? '').split('/').filter(Boolean).map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (typeof extra === 'string') parts.push(extra);
+  return [context, ...parts].join('.');
+}
+
+/** One sentence per schema problem, naming the field and the reason, never the value. */
+export function describeSchemaProblem(context: string, problem: SchemaProblem): string {
+  const params = problem.params ?? {};
+  switch (problem.keyword) {
+    case 'required':
+      return `${fieldPath(context, problem.instancePath, params.missingProperty)} is required`;
+    case 'additionalProperties':
+      return `${fieldPath(context, problem.instancePath, params.additionalProperty)} is not a known field`;
+    case 'type':
+      return `${fieldPath(context, problem.instancePath)} must be ${String(params.type).replace(',', ' or ')}`;
+    case 'minLength':
+      return `${fieldPath(context, problem.instancePath)} must not be empty`;
+    case 'maxLength':
+      return `${fieldPath(context, problem.instancePath)} must be at most ${String(params.limit)} characters long`;
+    case 'minimum':
+    case 'maximum':
+      return `${fieldPath(context, problem.instancePath)} must be ${problem.keyword === 'minimum' ? '>=' : '<='} ${String(params.limit)}`;
+    case 'minItems':
+    case 'maxItems':
+      return `${fieldPath(context, problem.instancePath)} must have ${problem.keyword === 'minItems' ? 'at least' : 'at most'} ${String(params.limit)} items`;
+    case 'enum':
+      return `${fieldPath(context, problem.instancePath)} must be one of ${((params.allowedValues as unknown[]) ?? []).map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'pattern':
+    case 'format':
+      return `${fieldPath(context, problem.instancePath)} is not in the expected format`;
+    default:
+      return `${fieldPath(context, problem.instancePath)} ${problem.message ?? 'is invalid'}`;
+  }
+}
+
+/** Fastify's error handler: RekeyErrors by kind, schema and parser errors as REQUEST_INVALID, the rest INTERNAL. */
+export function handleError(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): void {
+  if (isRekeyError(error)) {
+    void reply.code(error.httpStatus).send(errorBody(error.code, error.message));
+    return;
+  }
+  const fastifyError = error as FastifyError & { validation?: SchemaProblem[]; validationContext?: string };
+  if (Array.isArray(fastifyError.validation)) {
+    const context = fastifyError.validationContext ?? 'body';
+    const message = fastifyError.validation.map((problem) => describeSchemaProblem(context, problem)).join('; ');
+    void reply.code(400).send(errorBody(REQUEST_INVALID, message));
+    return;
+  }
+  const status = typeof fastifyError.statusCode === 'number' ? fastifyError.statusCode : 500;
+  if (status >= 400 && status < 500) {
+    // Fastify's own refusals (malformed JSON, wrong content type, body too large, ...).
+    void reply.code(status).send(errorBody(status === 404 ? RESOURCE_NOT_FOUND : REQUEST_INVALID, fastifyError.message));
+    return;
+  }
+  request.log.error({ err: { message: error.message, stack: error.stack } }, 'request failed');
+  void reply.code(500).send(errorBody('INTERNAL', error.message));
+}
+
+export function invalid(message: string, details: Record<string, unknown> = {}): RekeyError {
+  return new RekeyError(REQUEST_INVALID, message, details, 'validation');
+}
+
+export function resourceNotFound(message: string, details: Record<string, unknown> = {}): RekeyError {
+  return new RekeyError(RESOURCE_NOT_FOUND, message, details, 'not_found');
+}

@@ -1,0 +1,124 @@
+/**
+ * POST /api/commands/<name>: the admin commands as JSON endpoints, each body checked against its JSON
+ * schema first (a bad body is 400 REQUEST_INVALID naming the field and the reason). The answer is the
+ * events the command recorded, once the tables show them (a GET right after sees the change).
+ *
+ * createConnection and fixConnection take the plaintext credentials, as the portal's form does, and
+ * encrypt them at once to the target's live keys (src/engine/portal.ts): the plaintext never reaches
+ * the engine, the log, the tables, a log line or an error message. Because it crosses the wire in
+ * the clear, it is accepted only from a loopback address (CREDENTIALS_REQUIRE_LOOPBACK otherwise).
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { RekeyError } from '../../domain/errors.js';
+import type { CommandOptions } from '../../engine/engine.js';
+import { createConnection, fixConnection } from '../../engine/portal.js';
+import type { RecordedEvent } from '../../store/port.js';
+import type { ApiContext } from '../context.js';
+import { CREDENTIALS_REQUIRE_LOOPBACK, invalid, resourceNotFound } from '../errors.js';
+
+const NAME = { type: 'string', minLength: 1, maxLength: 100 } as const;
+const MINUTES = { type: 'integer' } as const;
+const SECRET = { type: 'string', minLength: 1, maxLength: 10_000 } as const;
+const COMMAND_ID = { type: 'string', minLength: 1, maxLength: 200 } as const;
+
+const object = (properties: Record<string, unknown>, required: string[]) => ({
+  type: 'object',
+  properties: { ...properties, commandId: COMMAND_ID },
+  required,
+  additionalProperties: false,
+});
+
+export const COMMAND_SCHEMAS = {
+  createGroup: object({ name: NAME, keyValidityPeriod: MINUTES, keyExpiryGracePeriod: MINUTES, proactiveReencryption: { type: 'boolean' } }, ['name']),
+  setKeyValidityPeriod: object({ group: NAME, minutes: MINUTES }, ['group', 'minutes']),
+  setKeyExpiryGracePeriod: object({ group: NAME, minutes: MINUTES }, ['group', 'minutes']),
+  setProactiveReencryption: object({ group: NAME, enabled: { type: 'boolean' } }, ['group', 'enabled']),
+  deleteGroup: object({ group: NAME }, ['group']),
+  createConnection: object({ name: NAME, group: NAME, machine: NAME, username: SECRET, password: SECRET }, ['name', 'username', 'password']),
+  fixConnection: object({ connection: NAME, username: SECRET, password: SECRET }, ['connection', 'username', 'password']),
+  processDue: object({}, []),
+} as const;
+
+export type CommandName = keyof typeof COMMAND_SCHEMAS;
+
+/** 127.0.0.0/8, ::1 and IPv4-mapped loopback. */
+export function isLoopback(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return v4.startsWith('127.') || address === '::1';
+}
+
+interface EventSummary {
+  readonly position: number;
+  readonly stream: string;
+  readonly type: string;
+  readonly occurredAt: string;
+}
+
+/** What a command answers: the events, without their payloads (which may hold ciphertexts or packages). */
+function summarize(events: readonly RecordedEvent[]): EventSummary[] {
+  return events.map((event) => ({ position: event.position, stream: event.stream, type: event.type, occurredAt: event.metadata.occurredAt }));
+}
+
+type Body = Record<string, unknown>;
+
+export function commandRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const engine = ctx.engine;
+  const handlers: Record<CommandName, (body: Body, options: CommandOptions, request: FastifyRequest) => Promise<RecordedEvent[]>> = {
+    createGroup: (body, options) => engine.createGroup({
+      name: body.name as string,
+      ...(body.keyValidityPeriod !== undefined ? { keyValidityPeriod: body.keyValidityPeriod as number } : {}),
+      ...(body.keyExpiryGracePeriod !== undefined ? { keyExpiryGracePeriod: body.keyExpiryGracePeriod as number } : {}),
+      ...(body.proactiveReencryption !== undefined ? { proactiveReencryption: body.proactiveReencryption as boolean } : {}),
+    }, options),
+    setKeyValidityPeriod: (body, options) => engine.setKeyValidityPeriod(body.group as string, body.minutes as number, options),
+    setKeyExpiryGracePeriod: (body, options) => engine.setKeyExpiryGracePeriod(body.group as string, body.minutes as number, options),
+    setProactiveReencryption: (body, options) => engine.setProactiveReencryption(body.group as string, body.enabled as boolean, options),
+    deleteGroup: (body, options) => engine.deleteGroup(body.group as string, options),
+    createConnection: (body, options, request) => {
+      requireLoopback(request);
+      const hasGroup = body.group !== undefined;
+      if (hasGroup === (body.machine !== undefined)) throw invalid('body needs exactly one of group and machine: the connection targets a machine group or one machine', { field: 'group' });
+      const target = hasGroup ? { type: 'group' as const, name: body.group as string } : { type: 'machine' as const, name: body.machine as string };
+      return createConnection(engine, body.name as string, target, { username: body.username as string, password: body.password as string }, options);
+    },
+    fixConnection: (body, options, request) => {
+      requireLoopback(request);
+      return fixConnection(engine, body.connection as string, { username: body.username as string, password: body.password as string }, options);
+    },
+    processDue: () => engine.processDue(),
+  };
+
+  for (const name of Object.keys(COMMAND_SCHEMAS) as CommandName[]) {
+    app.post(`/api/commands/${name}`, {
+      schema: { body: COMMAND_SCHEMAS[name] },
+      // No body at all reads as {}: processDue needs none, and the others then name their first missing field.
+      preValidation: async (request) => {
+        if (request.body === undefined || request.body === null) request.body = {};
+      },
+    }, async (request) => {
+      const body = (request.body ?? {}) as Body;
+      const options: CommandOptions = typeof body.commandId === 'string' ? { commandId: body.commandId } : {};
+      const events = await ctx.serialize(() => handlers[name](body, options, request));
+      const last = events.at(-1);
+      if (last) await ctx.readModel.waitFor(last.position);
+      return { command: name, events: summarize(events), position: await ctx.store.headPosition() };
+    });
+  }
+  // A command the server does not know: say which ones it does.
+  app.post('/api/commands/:name', async (request) => {
+    const { name } = request.params as { name: string };
+    throw resourceNotFound(`unknown command ${JSON.stringify(name.slice(0, 100))}; the commands are: ${Object.keys(COMMAND_SCHEMAS).join(', ')}`, { command: name.slice(0, 100) });
+  });
+}
+
+function requireLoopback(request: FastifyRequest): void {
+  if (!isLoopback(request.socket.remoteAddress)) {
+    throw new RekeyError(
+      CREDENTIALS_REQUIRE_LOOPBACK,
+      'plaintext credentials are accepted only from the loopback interface; run the request on the server\'s own machine (the credentials are encrypted there at once)',
+      {},
+      'refused',
+    );
+  }
+}

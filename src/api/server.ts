@@ -1,0 +1,205 @@
+/**
+ * The HTTP service of rekey (DESIGN.md section 7, `rekey serve`): admin commands, the tables through
+ * the Dataverse Web API's query surface with time travel, row history, the change feed as server-sent
+ * events, webhook subscriptions, reminders, Prometheus metrics, and the dashboard at `/`.
+ *
+ * - Listens on 127.0.0.1 unless told otherwise. While bound to a loopback address it answers only
+ *   requests addressed to a loopback name (Host header), so a web page cannot reach it through DNS
+ *   rebinding; a POST or DELETE whose Origin is another site is refused (no CORS, no CSRF).
+ * - The read side is a read model following the store live; a command answers once the tables show
+ *   its events.
+ * - The clock never runs behind the log (src/api/clock.ts); a scheduler records due times (renewal
+ *   starts, retirements, settings pickups) every `schedulerIntervalMs`, level-triggered.
+ * - `close()` ends the change streams, stops the webhooks and the scheduler, closes the read model; the
+ *   store stays open (it is the caller's).
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import { openReadModel } from '../../projections/index.js';
+import { systemClock, type Clock } from '../domain/time.js';
+import { Engine } from '../engine/engine.js';
+import { randomIds } from '../engine/ids.js';
+import type { EventStore } from '../store/port.js';
+import { logClock } from './clock.js';
+import { createContext, type ApiContext } from './context.js';
+import { dashboardPage } from './dashboard/page.js';
+import { errorBody, handleError, invalid, RESOURCE_NOT_FOUND } from './errors.js';
+import { createMetrics } from './metrics.js';
+import { changeRoutes } from './routes/changes.js';
+import { commandRoutes } from './routes/commands.js';
+import { odataRoutes } from './routes/odata.js';
+import { opsRoutes } from './routes/ops.js';
+import { readRoutes } from './routes/read.js';
+import { subscriptionRoutes } from './routes/subscriptions.js';
+import { WebhookManager, type WebhookOptions } from './webhooks.js';
+
+export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_PORT = 8080;
+
+export interface ServerOptions {
+  readonly store: EventStore;
+  /** Where "now" comes from for commands (default: the wall clock); never behind the log. */
+  readonly clock?: Clock;
+  /** Default 127.0.0.1. */
+  readonly host?: string;
+  /** Default 8080; 0 picks a free port (see `url`). */
+  readonly port?: number;
+  /** The read model's file (default: `<db>.read.db` beside a SQLite store). */
+  readonly readModelFile?: string;
+  /** R4 pickup delay for settings changes made through the API (default 1,440). */
+  readonly pickupDelayMinutes?: number;
+  /** How often due times are recorded (default 60,000 ms; 0 turns the scheduler off). */
+  readonly schedulerIntervalMs?: number;
+  readonly webhooks?: WebhookOptions;
+  /**
+   * More routes on the same server (for instance the machine API of src/remote), registered after
+   * rekey's own and before it listens. They get the same error handling and loopback Host check.
+   */
+  readonly extend?: (app: FastifyInstance, context: ApiContext) => void | Promise<void>;
+  /** Where the server reports failures of its background work (default: stderr). */
+  readonly onBackgroundError?: (error: unknown) => void;
+}
+
+export interface RekeyServer {
+  /** `http://host:port`, with the port actually bound. */
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  readonly app: FastifyInstance;
+  readonly context: ApiContext;
+  close(): Promise<void>;
+}
+
+const FAVICON = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><rect width="24" height="24" rx="5" fill="#17253a"/>' +
+  '<circle cx="8" cy="12" r="4" fill="none" stroke="#f5a623" stroke-width="2.4"/><path d="M12 12h8M17 12v3.5M20 12v3" fill="none" stroke="#f5a623" stroke-width="2.4" stroke-linecap="round"/></svg>';
+
+const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+function isLoopbackHost(host: string): boolean {
+  return LOOPBACK_NAMES.has(host) || host.startsWith('127.') || host.endsWith('.localhost');
+}
+
+/** The hostname of a Host header (`name:port`, `[v6]:port`). */
+function hostnameOf(header: string): string {
+  if (header.startsWith('[')) return header.slice(0, header.indexOf(']') + 1);
+  return header.replace(/:\d+$/, '').toLowerCase();
+}
+
+function sameOrigin(origin: string, host: string | undefined): boolean {
+  try {
+    return host !== undefined && new URL(origin).host === host;
+  } catch {
+    return false;
+  }
+}
+
+/** Builds the server and starts listening. */
+export async function createServer(options: ServerOptions): Promise<RekeyServer> {
+  const host = options.host ?? DEFAULT_HOST;
+  const port = options.port ?? DEFAULT_PORT;
+  const reportBackground = options.onBackgroundError ?? ((error: unknown) => process.stderr.write(`rekey serve: ${error instanceof Error ? error.message : String(error)}\n`));
+  const store = options.store;
+  const clock = await logClock(store, options.clock ?? systemClock());
+  const engine = await Engine.open({ store, clock, ids: randomIds(), ...(options.pickupDelayMinutes !== undefined ? { pickupDelayMinutes: options.pickupDelayMinutes } : {}) });
+  const readModel = openReadModel({ store, ...(options.readModelFile !== undefined ? { file: options.readModelFile } : {}), snapshotEvery: 1000 });
+  try {
+    await readModel.start();
+  } catch (error) {
+    await readModel.close();
+    clock.stop();
+    throw error;
+  }
+  const ctx = createContext({ store, engine, readModel, clock });
+  const metrics = createMetrics(ctx);
+  const webhooks = new WebhookManager(readModel, options.webhooks, {
+    onAttempt: (outcome) => metrics.webhookAttempts.inc({ outcome }),
+    onDelivery: (outcome) => metrics.webhookDeliveries.inc({ outcome }),
+  });
+
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 1024 * 1024,
+    // Bodies are checked as sent: no silent removal of unknown fields, no type coercion.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false, allowUnionTypes: true } },
+  });
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send(errorBody(RESOURCE_NOT_FOUND, `no resource at ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}; see docs/api.md`));
+  });
+  const loopbackOnly = isLoopbackHost(host);
+  app.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-content-type-options', 'nosniff');
+    if (loopbackOnly && !isLoopbackHost(hostnameOf(request.headers.host ?? ''))) {
+      throw invalid(`this server listens on ${host} and answers only requests addressed to localhost or a loopback address`, {});
+    }
+    // A browser names the page that sent a request: a command from another site's page is refused.
+    const origin = request.headers.origin;
+    if (request.method !== 'GET' && request.method !== 'HEAD' && origin !== undefined && !sameOrigin(origin, request.headers.host)) {
+      throw invalid('cross-origin requests cannot change anything here; send commands from the dashboard\'s own origin or without an Origin header', {});
+    }
+  });
+
+  const streams = new Set<() => void>();
+  const track = (close: () => void) => {
+    streams.add(close);
+    return () => streams.delete(close);
+  };
+
+  const page = dashboardPage();
+  app.get('/', async (_request, reply) => {
+    void reply
+      .header('content-type', 'text/html; charset=utf-8')
+      .header('content-security-policy', page.contentSecurityPolicy)
+      .header('cache-control', 'no-cache');
+    return page.html;
+  });
+  app.get('/favicon.ico', async (_request, reply) => {
+    void reply.header('content-type', 'image/svg+xml').header('cache-control', 'max-age=86400');
+    return FAVICON;
+  });
+  opsRoutes(app, ctx, metrics);
+  commandRoutes(app, ctx);
+  odataRoutes(app, ctx);
+  readRoutes(app, ctx);
+  changeRoutes(app, ctx, track);
+  subscriptionRoutes(app, webhooks);
+
+  try {
+    if (options.extend) await options.extend(app, ctx);
+    await app.listen({ host, port });
+  } catch (error) {
+    webhooks.close();
+    await readModel.close();
+    clock.stop();
+    throw error;
+  }
+  const address = app.server.address();
+  const boundPort = typeof address === 'object' && address !== null ? address.port : port;
+  const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+
+  const intervalMs = options.schedulerIntervalMs ?? 60_000;
+  const scheduler = intervalMs > 0
+    ? setInterval(() => void ctx.serialize(() => engine.processDue()).catch(reportBackground), intervalMs)
+    : null;
+  scheduler?.unref();
+
+  let closing: Promise<void> | null = null;
+  return {
+    url: `http://${urlHost}:${boundPort}`,
+    host,
+    port: boundPort,
+    app,
+    context: ctx,
+    close() {
+      closing ??= (async () => {
+        if (scheduler) clearInterval(scheduler);
+        for (const close of [...streams]) close();
+        webhooks.close();
+        await app.close();
+        await ctx.serialize(async () => undefined); // let a command under way finish
+        await readModel.close();
+        clock.stop();
+      })();
+      return closing;
+    },
+  };
+}
