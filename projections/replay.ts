@@ -11,6 +11,7 @@ export interface ReplayLimit {
 }
 
 export const DEFAULT_PAGE_SIZE = 5_000;
+const INSTANT_PAGE_SIZE = 500;
 
 /**
  * Applies the store's events after `projection.position` up to the limit. Events are assumed to be
@@ -24,14 +25,13 @@ export async function replayInto(
   options: { pageSize?: number; sink?: ChangeSink; onPage?: (last: RecordedEvent) => void | Promise<void> } = {},
 ): Promise<void> {
   const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
-  // Up to an instant, the end is unknown: start with small pages and double them, so that a short
-  // replay from a snapshot does not read (and parse) a whole page it will not use.
-  let next = limit.instant === undefined ? pageSize : Math.min(pageSize, 256);
+  // Up to an instant the end is unknown: small pages, so that a short replay from a snapshot does not
+  // read (and parse) much of a page it will not use.
+  const step = limit.instant === undefined ? pageSize : Math.min(pageSize, INSTANT_PAGE_SIZE);
   for (;;) {
     const from = projection.position + 1;
     if (limit.position !== undefined && from > limit.position) return;
-    const size = limit.position === undefined ? next : Math.min(next, limit.position - from + 1);
-    next = Math.min(pageSize, next * 2);
+    const size = limit.position === undefined ? step : Math.min(step, limit.position - from + 1);
     const page = await store.readAll(from, size);
     for (const event of page) {
       if (limit.instant !== undefined && Date.parse(event.metadata.occurredAt) > limit.instant) return;

@@ -18,8 +18,20 @@ export function reportError(error: unknown, json: boolean): number {
     ? error
     : new RekeyError('INTERNAL', error instanceof Error ? error.message : String(error), {}, 'internal');
   if (json) process.stderr.write(`${JSON.stringify({ error: { code: rekey.code, message: rekey.message } })}\n`);
-  else process.stderr.write(`rekey: ${rekey.code}: ${rekey.message}\n`);
+  else process.stderr.write(`rekey: ${rekey.code}: ${oneLine(rekey.message)}\n`);
   return rekey.exitCode;
+}
+
+/**
+ * A message on one line, as section 7 promises: a multi-line message (SCENARIO_INVALID lists one
+ * problem per line, commander adds its suggestions on a line of their own) is joined with "; ".
+ */
+export function oneLine(message: string): string {
+  return message
+    .split(/\r?\n/)
+    .map((part) => part.trim())
+    .filter((part) => part !== '')
+    .reduce((line, part) => (line === '' ? part : line.endsWith(':') ? `${line} ${part}` : `${line}; ${part}`), '');
 }
 
 /** A one-line progress bar on stderr, drawn only for a person at a terminal. */

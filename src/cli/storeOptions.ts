@@ -2,7 +2,7 @@
  * Which store a command works on: the embedded SQLite file (./data/rekey.db, --db FILE or REKEY_DB)
  * by default; EventStoreDB with --eventstore esdb://... or REKEY_EVENTSTORE.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { RekeyError } from '../domain/errors.js';
 import type { EventStore } from '../store/port.js';
@@ -41,6 +41,9 @@ export async function openStore(options: StoreOptions, mode: { mustExist: boolea
     return store;
   }
   const file = dbFile(options);
+  if (existsSync(file) && statSync(file).isDirectory()) {
+    throw new RekeyError('ARGUMENT_INVALID', `store file ${file} is a directory; pass --db with an event store file (or a new file name)`, { file }, 'validation');
+  }
   if (mode.mustExist && !existsSync(file)) {
     throw new RekeyError('STORE_NOT_FOUND', `store file ${file} does not exist; run 'rekey simulate SCENARIO.json --db ${file}' first or pass --db with an existing store`, { file }, 'not_found');
   }

@@ -20,6 +20,28 @@ export interface CertificateFacts {
 
 export type MachineKeyDeliveryStatus = 1 | 2 | 3; // Default, PendingNewKey, KeyExpired
 
+/**
+ * A key of an imported group as an export showed it (`rekey import`): its thumbprint and dates only.
+ * rekey never held its private half, nor its certificate.
+ */
+export interface ImportedKeyFacts {
+  /** 1 for the oldest key the export showed (the retiring one during a renewal), then 2. */
+  version: number;
+  thumbprint: string;
+  createdAt: string;
+  validityMinutes: number;
+  notAfter: string;
+  /** True when the export did not show these dates and they were worked out (a retiring key). */
+  estimated: boolean;
+  /**
+   * Never written by an import. A forecast's private in-memory copy of the log puts a stand-in
+   * certificate (and the stand-in key wrapped under the previous stand-in) here, so that simulated
+   * machine agents can renew the group (docs/forecast.md).
+   */
+  certificatePem?: string;
+  wrappedUnderPrevious?: Envelope | null;
+}
+
 export type GroupEvent =
   | { type: 'GroupCreated'; data: { groupId: string; name: string; keyValidityPeriod: number; keyExpiryGracePeriod: number; proactiveReencryption: boolean; createdAt: string } }
   /** R7 (first key, issuer = the first machine) and R11 (renewal key, wrapped under the previous key). */
@@ -54,7 +76,28 @@ export type GroupEvent =
   /** R17 */
   | { type: 'GroupPasswordRegenerated'; data: { machine: string; packageThumbprint: string; passwordPackage: string } }
   /** R19 */
-  | { type: 'GroupDeleted'; data: { name: string } };
+  | { type: 'GroupDeleted'; data: { name: string } }
+  /**
+   * `rekey import`: the group as an export showed it at `observedAt` (the event's instant). Its
+   * history before that instant is unknown; its keys are known by thumbprint and dates only.
+   */
+  | { type: 'GroupImported'; data: {
+      groupId: string; name: string; keyValidityPeriod: number; keyExpiryGracePeriod: number; proactiveReencryption: boolean;
+      observedAt: string; createdOn: string | null; expired: boolean; passwordChangedAt: string | null;
+      rotationStartedBy: string | null; passwordRegenerationRequired: boolean;
+      keys: ImportedKeyFacts[]; renewal: { startsAt: string; endsAt: string } | null; source: string;
+      /**
+       * Never written by an import (the group's password and package are unknown to rekey). A
+       * continued scenario's private stand-in copy puts one here, made with the stand-in of the
+       * primary key under the password the scenario gives for the group.
+       */
+      passwordPackage?: { packageThumbprint: string; passwordPackage: string };
+    } }
+  /** `rekey import`: a member as the export showed it; `keyVersions` are versions of the group's imported keys. */
+  | { type: 'MachineImported'; data: {
+      machineId: string; machine: string; agentVersion: string; status: MachineKeyDeliveryStatus; keyVersions: number[];
+      keyReceivedAt: string | null; lastHeartbeatAt: string | null; observedAt: string; source: string;
+    } };
 
 export type ConnectionTarget = { type: 'group' | 'machine'; name: string };
 
@@ -69,7 +112,15 @@ export type ConnectionEvent =
   /** R15, R16, R19, R20 */
   | { type: 'ConnectionNeedsFix'; data: { reason: string } }
   /** R18 */
-  | { type: 'ConnectionFixed'; data: { ciphertexts: Envelope[] } };
+  | { type: 'ConnectionFixed'; data: { ciphertexts: Envelope[] } }
+  /**
+   * `rekey import`: a connection as an export showed it. Its credentials are known only by the
+   * thumbprints they are encrypted to (`ciphertexts` is filled by a forecast's stand-in copy only).
+   */
+  | { type: 'ConnectionImported'; data: {
+      connectionId: string; name: string; target: ConnectionTarget; needsFix: boolean; keyThumbprints: string[];
+      lastUsedAt: string | null; reencryptedAt: string | null; observedAt: string; source: string; ciphertexts?: Envelope[];
+    } };
 
 /** A machine's own identity outside any group (R20: connections that target it alone). */
 export type MachineEvent =
@@ -84,7 +135,7 @@ export const GROUP_EVENT_TYPES = [
   'MachineConnected', 'MachineDisconnected', 'MachineCheckedIn', 'AgentVersionReported',
   'KeyValidityPeriodChanged', 'KeyExpiryGracePeriodChanged', 'ProactiveReencryptionChanged',
   'SettingsPickedUp', 'RenewalStarted', 'MachineKeyDelivered', 'KeyExpired', 'MachineKeyExpired',
-  'GroupKeyExpired', 'GroupPasswordRegenerated', 'GroupDeleted',
+  'GroupKeyExpired', 'GroupPasswordRegenerated', 'GroupDeleted', 'GroupImported', 'MachineImported',
 ] as const satisfies readonly GroupEvent['type'][];
 
 /** An event as the deciders see it: the fact plus the domain instant it happened at. */

@@ -33,6 +33,8 @@ export interface LiveCertificate {
 
 export class Fleet {
   position = 0;
+  /** Group streams changed since the last `takeChangedGroups()`, for schedulers that replan. */
+  private readonly changedGroups = new Set<string>();
   /** How many events of each type the log holds, for summaries. */
   readonly eventCounts = new Map<string, number>();
   readonly groups = new Map<string, Slot<GroupState>>();
@@ -56,6 +58,7 @@ export class Fleet {
       case 'group': {
         const slot = slotOf(this.groups, recorded.stream, initialGroupState);
         slot.state = evolveGroup(slot.state, event as Timed<GroupEvent>);
+        this.changedGroups.add(recorded.stream);
         this.indexGroupEvent(recorded.stream, slot.state, event as Timed<GroupEvent>);
         advance(slot, recorded);
         break;
@@ -63,7 +66,7 @@ export class Fleet {
       case 'connection': {
         const slot = slotOf(this.connections, recorded.stream, initialConnectionState);
         slot.state = evolveConnection(slot.state, event as Timed<ConnectionEvent>);
-        if (event.type === 'ConnectionCreated') this.connectionByName.set(slot.state.name, recorded.stream);
+        if (event.type === 'ConnectionCreated' || event.type === 'ConnectionImported') this.connectionByName.set(slot.state.name, recorded.stream);
         advance(slot, recorded);
         break;
       }
@@ -83,9 +86,11 @@ export class Fleet {
   private indexGroupEvent(stream: string, state: GroupState, event: Timed<GroupEvent>): void {
     switch (event.type) {
       case 'GroupCreated':
+      case 'GroupImported':
         this.groupByName.set(state.name, stream);
         break;
       case 'MachineJoined':
+      case 'MachineImported':
         this.membership.set(event.data.machine, state.name);
         break;
       case 'MachineLeft':
@@ -97,6 +102,12 @@ export class Fleet {
       default:
         break;
     }
+  }
+
+  takeChangedGroups(): string[] {
+    const changed = [...this.changedGroups];
+    this.changedGroups.clear();
+    return changed;
   }
 
   groupStreamOf(name: string): string | undefined {

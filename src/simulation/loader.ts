@@ -44,7 +44,9 @@ import {
   type ActionType,
   DEFAULT_SEED,
   MAX_MACHINES_PER_GROUP,
+  MAX_FROM_FILES,
   MAX_NAME_LENGTH,
+  NAME_PATTERN,
   RUN_EVERY_MAX_MINUTES,
   RUN_EVERY_MIN_MINUTES,
   SCENARIO_FIELDS,
@@ -67,8 +69,10 @@ import {
   readVersion,
 } from './loader/read.js';
 import type {
+  ExternalReference,
   Interval,
   Scenario,
+  ScenarioFrom,
   ScenarioAction,
   ScenarioConnection,
   ScenarioGroup,
@@ -154,11 +158,16 @@ class ScenarioReader {
   private readonly machines: Declared<MachineInfo> = { byName: new Map() };
   private readonly connections: Declared<null> = { byName: new Map() };
 
+  /** With `from`, names of groups and machines that the starting state may hold (checked when it is read). */
+  private continuesFrom = false;
+  private readonly external: ExternalReference[] = [];
+
   constructor(private readonly problems: Problems) {}
 
   scenario(slot: Slot): Scenario | undefined {
     const fields = readObject(this.problems, slot, SCENARIO_FIELDS.scenario, 'a scenario');
     if (!fields) return undefined;
+    const from = this.from(fields.slot('from'));
     const start = readInstant(this.problems, fields.slot('start'));
     const end = readInstant(this.problems, fields.slot('end'));
     if (start !== undefined && end !== undefined) {
@@ -172,7 +181,35 @@ class ScenarioReader {
     const connections = this.items(fields.slot('connections'), 'the desktop flow connections', (item) => this.connection(item));
     const actions = this.items(fields.slot('actions'), 'the actions', (item, index) => this.action(item, index));
     if (this.problems.count > 0 || start === undefined || end === undefined) return undefined;
-    return { start, end, seed: seed ?? DEFAULT_SEED, settings, groups, machines, connections, actions };
+    const continued = from === undefined ? {} : { from, externalReferences: this.external };
+    return { ...continued, start, end, seed: seed ?? DEFAULT_SEED, settings, groups, machines, connections, actions };
+  }
+
+  /** `from`: "store", or {"export": [files]}; with it, groups and machines may be those of the starting state. */
+  private from(slot: Slot): ScenarioFrom | undefined {
+    const value = slot.value;
+    if (value === undefined) return undefined;
+    this.continuesFrom = true;
+    const expected = '"store" (continue from the store given with --db) or {"export": ["file.json", ...]}';
+    if (value === 'store') return { kind: 'store' };
+    if (typeof value === 'string') {
+      this.problems.add(slot.path, `${quote(value)} is not a starting state`, expected);
+      return undefined;
+    }
+    const fields = readObject(this.problems, slot, { export: 'required' }, 'the starting state');
+    if (!fields) return undefined;
+    const items = readArray(this.problems, fields.slot('export'), 'the export files');
+    if (!items) return undefined;
+    if (items.length === 0 || items.length > MAX_FROM_FILES) {
+      this.problems.add(fields.slot('export').path, `has ${items.length} files`, `1 to ${MAX_FROM_FILES} export files`);
+      return undefined;
+    }
+    const files: string[] = [];
+    for (const item of items) {
+      const file = readText(this.problems, item, 'an export file path');
+      if (file !== undefined) files.push(file);
+    }
+    return files.length === items.length ? { kind: 'export', files } : undefined;
   }
 
   private items<T>(slot: Slot, what: string, read: (item: Slot, index: number) => T | undefined): T[] {
@@ -410,7 +447,7 @@ class ScenarioReader {
         const machine = this.reference(this.machines, slot, 'machine');
         if (machine === undefined) return undefined;
         const info = this.machines.byName.get(machine)?.info;
-        if (ACTIONS_THROUGH_GROUP.has(type) && info !== undefined && info.groupKnown && info.group === null) {
+        if (ACTIONS_THROUGH_GROUP.has(type) && info !== undefined && info.groupKnown && info.group === null && !this.continuesFrom) {
           this.problems.add(slot.path, `machine ${quote(machine)} has no group, so ${type} has nothing to act on`, 'a machine declared with a `group`');
           return undefined;
         }
@@ -474,6 +511,11 @@ class ScenarioReader {
       return undefined;
     }
     if (!declared.byName.has(slot.value)) {
+      if (this.continuesFrom && (what === 'machine group' || what === 'machine') && NAME_PATTERN.test(slot.value)) {
+        // Continued scenarios may name what the starting state holds: checked once it is read.
+        this.external.push({ path: slot.path, what, name: slot.value });
+        return slot.value;
+      }
       this.problems.add(slot.path, `${quote(slot.value)} is not a ${what} of this scenario`, `the name of a ${what} of this scenario${known(declared)}`);
       return undefined;
     }

@@ -53,7 +53,24 @@ export type ScenarioAction = { readonly at: Instant; readonly index: number } & 
   | { readonly do: 'deleteGroup'; readonly group: string }
 );
 
+/** Where a continued scenario starts (`from`): the store given with --db, or exports to import. */
+export type ScenarioFrom =
+  | { readonly kind: 'store' }
+  /** Export files (paths relative to the scenario file), imported as the state observed at `start`. */
+  | { readonly kind: 'export'; readonly files: readonly string[] };
+
+/** With `from`: a name the file uses without declaring it; it must exist in the starting state. */
+export interface ExternalReference {
+  readonly path: string;
+  readonly what: 'machine group' | 'machine';
+  readonly name: string;
+}
+
 export interface Scenario {
+  /** Continue from a stored or exported state instead of an empty store (absent: start empty). */
+  readonly from?: ScenarioFrom;
+  /** With `from`: names of groups and machines used but not declared, to be found in the starting state. */
+  readonly externalReferences?: readonly ExternalReference[];
   readonly start: Instant;
   readonly end: Instant;
   readonly seed: number;

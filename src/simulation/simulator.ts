@@ -90,15 +90,19 @@ interface SimulatedMachine {
 
 export async function simulate(scenario: Scenario, options: SimulationOptions): Promise<SimulationResult> {
   const began = performance.now();
-  if (!options.continuation && (await options.store.headPosition()) > 0) {
+  const head = await options.store.headPosition();
+  if (!options.continuation && head > 0) {
     throw new RekeyError(STORE_NOT_EMPTY, 'the store already holds events; simulate runs into a new or empty store (choose another --db file)', {}, 'validation');
   }
   const clock = { at: scenario.start, now() { return this.at; } };
-  const engine = await Engine.open({ store: options.store, clock, ids: seededIds(scenario.seed), pickupDelayMinutes: scenario.settings.pickupDelayMinutes });
+  // A continued run draws its ids from another stream than the run that made the log (mixed with its
+  // head), or its command ids would repeat recorded ones and be skipped as retries (idempotence).
+  const idSeed = options.continuation ? (Math.imul(scenario.seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(head, 0xc2b2ae35)) >>> 0 : scenario.seed;
+  const engine = await Engine.open({ store: options.store, clock, ids: seededIds(idSeed), pickupDelayMinutes: scenario.settings.pickupDelayMinutes });
   const checkInMinutes = scenario.settings.checkInIntervalMinutes;
   const rejected: Rejection[] = [];
   const agenda = new Agenda<Item>();
-  const machineIds = seededIds(scenario.seed ^ 0x5eed);
+  const machineIds = seededIds(idSeed ^ 0x5eed);
 
   const machines = new Map<string, SimulatedMachine>();
   [...scenario.machines].sort((a, b) => a.name.localeCompare(b.name)).forEach((spec, order) => {
@@ -308,6 +312,8 @@ export async function simulate(scenario: Scenario, options: SimulationOptions): 
         scheduleCheckIn(item.machine, clock.at);
         break;
       case 'create':
+        // A continued scenario lists a connection of the starting state to run or fix it, not to create it.
+        if (options.continuation && engine.fleet.connection(item.connection.name)) break;
         try {
           if (item.connection.target.type === 'machine' && engine.fleet.groupOfMachine(item.connection.target.name) === null) {
             await machines.get(item.connection.target.name)!.agent.register();

@@ -24,6 +24,14 @@ export async function stableLabels(store: EventStore): Promise<Map<string, strin
       }
       if (event.type === 'KeyIssued') labels.set(String(data.thumbprint), `${groupNames.get(event.stream) ?? '?'}#v${String(data.version)}`);
       if (event.type === 'MachineJoined') labels.set(String(data.machineId), `machine:${String(data.machine)}`);
+      // rekey import: observed groups, their keys (by version), machines and connections.
+      if (event.type === 'GroupImported') {
+        groupNames.set(event.stream, String(data.name));
+        labels.set(String(data.groupId), `group:${String(data.name)}`);
+        for (const key of data.keys as { thumbprint: string; version: number }[]) labels.set(key.thumbprint, `${String(data.name)}#v${key.version}`);
+      }
+      if (event.type === 'MachineImported') labels.set(String(data.machineId), `machine:${String(data.machine)}`);
+      if (event.type === 'ConnectionImported') labels.set(String(data.connectionId), `connection:${String(data.name)}`);
       if (event.type === 'MachineRegistered') {
         labels.set(String(data.machineId), `machine:${String(data.name)}`);
         labels.set(String(data.thumbprint), `machine:${String(data.name)}#own`);

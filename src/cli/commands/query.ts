@@ -6,6 +6,7 @@ import { withReadModel } from '../readModelOptions.js';
 import { cell, columnsOf } from '../rowFormat.js';
 import { withStoreOptions } from '../storeOptions.js';
 import { RekeyError } from '../../domain/errors.js';
+import { toCsv } from '../../fleet/csv.js';
 
 interface QueryOptions {
   asOf?: string;
@@ -16,6 +17,7 @@ interface QueryOptions {
   top?: string;
   count?: boolean;
   json?: boolean;
+  csv?: boolean;
   db?: string;
   eventstore?: string;
 }
@@ -33,7 +35,8 @@ export function queryCommand(program: Command): void {
       .option('--orderby <expr>', "e.g. 'lastheartbeatdate desc, name'")
       .option('--top <n>', 'at most this many rows')
       .option('--count', 'also count every matching row (ignoring --top)')
-      .option('--json', 'print {"@odata.context", "value": [rows]} (and "@odata.count")'),
+      .option('--json', 'print {"@odata.context", "value": [rows]} (and "@odata.count")')
+      .option('--csv', 'print CSV (RFC 4180): a header of logical column names, then one line per row; choice columns as codes'),
   )
     .addHelpText('after', `
 Examples:
@@ -51,6 +54,11 @@ Examples:
       const response = await withReadModel(options, (readModel) =>
         queryTable({ readModel, table: name, asOf, position, filter: options.filter, select: options.select, orderby: options.orderby, top, count: options.count }),
       );
+      if (options.csv && !options.json) {
+        const columns = columnsOf(response.value, COLUMNS[name]);
+        process.stdout.write(toCsv(columns, response.value));
+        return;
+      }
       if (options.json) {
         printJson(response);
         return;

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { pooledKeyPairSource } from '../../crypto/index.js';
 import { loadScenarioFile } from '../../simulation/loader.js';
 import { simulate } from '../../simulation/simulator.js';
+import { runContinued } from '../../fleet/continuation.js';
 import { summarize } from '../../simulation/summary.js';
 import { openStore, withStoreOptions } from '../storeOptions.js';
 import { alignedTable, printJson, printLine, progressBar } from '../output.js';
@@ -29,7 +30,11 @@ Exits 0 when the run completes, whatever the rules refused (listed under "reject
       const keys = pooledKeyPairSource({ size: 8 });
       const bar = progressBar('simulating');
       try {
-        const result = await simulate(scenario, { store, keys, onProgress: (fraction, at) => bar.update(fraction, new Date(at).toISOString().slice(0, 10)) });
+        const onProgress = (fraction: number, at: number) => bar.update(fraction, new Date(at).toISOString().slice(0, 10));
+        // A scenario with `from` continues a stored or exported state (src/fleet/continuation.ts).
+        const result = scenario.from
+          ? (await runContinued(scenario, { store, keys, scenarioFile: file, onProgress })).result
+          : await simulate(scenario, { store, keys, onProgress });
         bar.done();
         const report = await summarize(scenario, result);
         if (options.json) {

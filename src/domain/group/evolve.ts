@@ -4,7 +4,7 @@
  */
 import type { GroupEvent, Timed } from '../events.js';
 import { parseInstant } from '../time.js';
-import type { GroupKey, GroupState, Member } from './state.js';
+import { initialGroupState, type GroupKey, type GroupState, type Member } from './state.js';
 
 function withMember(state: GroupState, name: string, change: (member: Member) => Member): GroupState {
   const member = state.members[name];
@@ -177,6 +177,60 @@ export function evolveGroup(state: GroupState, event: Timed<GroupEvent>): GroupS
       return { ...state, lifecycle: 'expired', renewal: null };
     case 'GroupDeleted':
       return { ...state, lifecycle: 'deleted', renewal: null, members: {} };
+    case 'GroupImported': {
+      // The state as an export showed it at `at`; what happened before is unknown. Settings count as
+      // picked up at the observation, so no renewal is scheduled before it (R3).
+      const data = event.data;
+      const settings = { validity: data.keyValidityPeriod, grace: data.keyExpiryGracePeriod };
+      const keys: GroupKey[] = data.keys.map((key) => ({
+        version: key.version,
+        thumbprint: key.thumbprint,
+        certificatePem: key.certificatePem ?? '',
+        createdAt: parseInstant(key.createdAt),
+        validity: key.validityMinutes,
+        notAfter: parseInstant(key.notAfter),
+        issuedBy: '',
+        wrappedUnderPrevious: key.wrappedUnderPrevious ?? null,
+        retired: false,
+      }));
+      const primary = keys.at(-1);
+      const renewal = data.renewal && primary
+        ? { oldVersion: keys[0]!.version, startsAt: parseInstant(data.renewal.startsAt), endsAt: parseInstant(data.renewal.endsAt), newVersion: keys.length > 1 ? primary.version : null }
+        : null;
+      return {
+        ...initialGroupState,
+        lifecycle: data.expired ? 'expired' : 'active',
+        groupId: data.groupId,
+        name: data.name,
+        createdAt: data.createdOn === null ? at : parseInstant(data.createdOn),
+        recorded: settings,
+        effective: settings,
+        effectiveSince: at,
+        proactiveReencryption: data.proactiveReencryption,
+        keys,
+        primaryVersion: primary?.version ?? null,
+        renewal: data.expired ? null : renewal,
+        passwordChangedAt: data.passwordChangedAt === null ? null : parseInstant(data.passwordChangedAt),
+        passwordPackageThumbprint: data.passwordPackage?.packageThumbprint ?? null,
+        passwordPackage: data.passwordPackage?.passwordPackage ?? null,
+        securityUpdatedSinceRegeneration: data.passwordRegenerationRequired,
+        rotationStartedBy: data.rotationStartedBy,
+      };
+    }
+    case 'MachineImported': {
+      const data = event.data;
+      const member: Member = {
+        machineId: data.machineId,
+        name: data.machine,
+        agentVersion: data.agentVersion,
+        status: data.status,
+        keyVersions: [...data.keyVersions],
+        keyReceivedAt: data.keyReceivedAt === null ? null : parseInstant(data.keyReceivedAt),
+        connected: false,
+        checkInIntervalMinutes: 1440,
+      };
+      return { ...state, members: { ...state.members, [member.name]: member } };
+    }
     default: {
       const unknown: never = event;
       return unknown;

@@ -10,6 +10,7 @@ export type Presence = 'required' | 'optional';
 
 export const SCENARIO_FIELDS = {
   scenario: {
+    from: 'optional',
     start: 'required',
     end: 'required',
     seed: 'optional',
@@ -97,6 +98,9 @@ export { MAX_NAME_LENGTH, NAME_PATTERN } from '../../domain/names.js';
 import { NAME_PATTERN } from '../../domain/names.js';
 /** The same rule as the JSON Schema `pattern` (ECMA-262 with the `u` flag). */
 export const NAME_PATTERN_SOURCE = NAME_PATTERN.source;
+
+/** `from.export`: at most this many export files. */
+export const MAX_FROM_FILES = 100;
 
 /** Every array in a scenario holds at most this many items (a fleet tops out far below). */
 export const MAX_ITEMS_PER_ARRAY = 100_000;
