@@ -195,4 +195,32 @@ describe('the read model file', () => {
       await world.close();
     }
   });
+
+  it('two runners on one file: the one overtaken mid-catch-up starts again from what the other committed', async () => {
+    const world = await openWorld({ seed: 6 });
+    try {
+      await world.engine.createGroup({ name: 'Finance' });
+      for (const name of ['FIN-01', 'FIN-02', 'FIN-03']) await world.agent(name).join('Finance', 'pw-Finance-1');
+      const file = join(world.dir, 'shared.read.db');
+      const slow = openReadModel({ store: world.store, file, pageSize: 2 });
+      const fast = openReadModel({ store: world.store, file });
+      let overtaken = false;
+      await slow.catchUp({
+        onProgress: async () => {
+          if (overtaken) return;
+          overtaken = true;
+          await fast.catchUp(); // commits the whole log while `slow` is half-way
+        },
+      });
+      const head = await world.head();
+      expect(overtaken).toBe(true);
+      expect(slow.checkpoint().position).toBe(head);
+      expect(fast.checkpoint().position).toBe(head);
+      expect(slow.rows('flowmachines')).toEqual((await tablesAt(world.store)).tables.flowmachines);
+      await slow.close();
+      await fast.close();
+    } finally {
+      await world.close();
+    }
+  });
 });
