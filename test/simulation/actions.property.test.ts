@@ -16,6 +16,7 @@ import type { Scenario, ScenarioAction } from '../../src/simulation/scenario.js'
 import { simulate } from '../../src/simulation/simulator.js';
 import { createInMemoryEventStore } from '../../src/store/memory.js';
 import type { RecordedEvent } from '../../src/store/port.js';
+import { expectLogInvariants } from './logInvariants.js';
 
 const MINUTE = MS_PER_MINUTE;
 const START = parseInstant('2026-01-01T00:00:00Z');
@@ -85,24 +86,7 @@ async function checkScenario(scenario: Scenario): Promise<void> {
     expect(r.code).toMatch(/^[A-Z_]+$/);
     expect(r.message.length).toBeGreaterThan(10);
   }
-  // No run decrypts with a key before its issuance or after its retirement.
-  const issuedAt = new Map(events.filter((e) => e.type === 'KeyIssued').map((e) => [e.data.thumbprint as string, at(e)]));
-  const retiredAt = new Map(events.filter((e) => e.type === 'KeyExpired').map((e) => [e.data.keyThumbprint as string, at(e)]));
-  for (const run of events.filter((e) => e.type === 'ConnectionRun')) {
-    const key = run.data.keyThumbprint as string;
-    expect(issuedAt.get(key)!).toBeLessThanOrEqual(at(run));
-    expect(at(run)).toBeLessThan(retiredAt.get(key) ?? Infinity);
-  }
-  // Revisions and positions contiguous, time monotonic, no secret in the log.
-  expect(events.map((e) => e.position)).toEqual(events.map((_, i) => i + 1));
-  const revisions = new Map<string, number>();
-  for (const e of events) {
-    expect(e.revision).toBe((revisions.get(e.stream) ?? -1) + 1);
-    revisions.set(e.stream, e.revision);
-  }
-  for (let i = 1; i < events.length; i++) expect(at(events[i]!)).toBeGreaterThanOrEqual(at(events[i - 1]!));
-  const log = JSON.stringify(events);
-  for (const secret of [...PASSWORDS, 'cred-secret-pw', 'cred-secret-fixed']) expect(log.includes(secret), `secret ${secret} in the log`).toBe(false);
+  expectLogInvariants(events, [...PASSWORDS, 'cred-secret-pw', 'cred-secret-fixed']);
   // A replay of the log gives the same state.
   const replayed = await Engine.open({ store, clock: { now: () => scenario.end }, ids: seededIds(0) });
   expect([...replayed.fleet.groups.values()].map((s) => s.state)).toEqual([...result.engine.fleet.groups.values()].map((s) => s.state));
