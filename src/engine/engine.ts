@@ -19,7 +19,7 @@ import { GROUP_NOT_FOUND } from '../domain/group/errors.js';
 import { nextDue } from '../domain/group/schedule.js';
 import { initialGroupState, type GroupState } from '../domain/group/state.js';
 import { DEFAULT_PICKUP_DELAY_MINUTES, DEFAULT_CHECK_IN_INTERVAL_MINUTES } from '../domain/periods.js';
-import type { Clock, Instant } from '../domain/time.js';
+import { toIso, type Clock, type Instant } from '../domain/time.js';
 import { WrongExpectedRevisionError } from '../store/errors.js';
 import type { EventStore, RecordedEvent } from '../store/port.js';
 import { toNewEvent, type CommandContext } from './codec.js';
@@ -30,6 +30,7 @@ import { connectionStream, groupStream, machineStream } from './streams.js';
 export const CONNECTION_UNKNOWN = errorKind('CONNECTION_UNKNOWN', 'not_found');
 export const PROOF_INVALID = errorKind('PROOF_INVALID', 'refused');
 export const MACHINE_NOT_REGISTERED = errorKind('MACHINE_NOT_REGISTERED', 'not_found');
+export const CLOCK_WENT_BACKWARDS = errorKind('CLOCK_WENT_BACKWARDS', 'refused');
 export const CONFLICT_RETRIES_EXHAUSTED = errorKind('CONFLICT_RETRIES_EXHAUSTED', 'conflict');
 
 export interface EngineOptions {
@@ -137,6 +138,7 @@ export class Engine {
   /** Records every due time that the clock has passed, in every group (level-triggered). */
   async processDue(): Promise<RecordedEvent[]> {
     await this.sync();
+    this.requireClockNotBehindLog();
     if (!this.reconciledSinceOpen) {
       // Level-triggered catch-up: an engine that crashed between a key's retirement and the
       // connections' follow-up finishes that work before anything else.
@@ -154,6 +156,22 @@ export class Engine {
     // events at `now` before another group's earlier due times, and time in the log runs forward.
     if (recorded.some((event) => KEY_LIVENESS_EVENTS.has(event.type))) await this.reconcileConnections();
     return recorded;
+  }
+
+  /**
+   * Every command runs through processDue first, so this guards them all: a clock behind the log
+   * (a machine whose clock was set back, Power Automate's AuthTokenNotYetValid in reverse) would
+   * record facts out of order, and time travel could no longer be trusted.
+   */
+  private requireClockNotBehindLog(): void {
+    const now = this.clock.now();
+    if (now < this.fleet.latestAt) {
+      throw new RekeyError(
+        CLOCK_WENT_BACKWARDS,
+        `the clock says ${toIso(now)}, but the log already holds facts at ${toIso(this.fleet.latestAt)}; fix the clock (time in the log only moves forward)`,
+        { now: toIso(now), latest: toIso(this.fleet.latestAt) },
+      );
+    }
   }
 
   // ---- machine groups ------------------------------------------------------------------------

@@ -35,6 +35,8 @@ export class Fleet {
   position = 0;
   /** Group streams changed since the last `takeChangedGroups()`, for schedulers that replan. */
   private readonly changedGroups = new Set<string>();
+  /** The latest domain instant in the log: commands may never be stamped before it. */
+  latestAt = -Infinity;
   /** How many events of each type the log holds, for summaries. */
   readonly eventCounts = new Map<string, number>();
   readonly groups = new Map<string, Slot<GroupState>>();
@@ -52,6 +54,8 @@ export class Fleet {
       throw new Error(`fleet expected position ${this.position + 1}, got ${recorded.position}`);
     }
     this.position = recorded.position;
+    const occurredAt = Date.parse(recorded.metadata.occurredAt);
+    if (occurredAt > this.latestAt) this.latestAt = occurredAt;
     this.eventCounts.set(recorded.type, (this.eventCounts.get(recorded.type) ?? 0) + 1);
     const event = toDomainEvent(recorded);
     switch (streamKind(recorded.stream)) {
