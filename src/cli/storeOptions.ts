@@ -6,7 +6,6 @@ import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { RekeyError } from '../domain/errors.js';
 import type { EventStore } from '../store/port.js';
-import { openEventStoreDb } from '../store/eventstoredb.js';
 import { openSqliteEventStore, type SqliteEventStore } from '../store/sqlite.js';
 
 export const DEFAULT_DB = './data/rekey.db';
@@ -31,6 +30,8 @@ export async function openStore(options: StoreOptions, mode: { mustExist: boolea
   const url = options.eventstore ?? process.env.REKEY_EVENTSTORE;
   if (url) {
     // One rekey log per database (the `rekey-log` stream); fail now, with the address, if it cannot be reached.
+    // Loaded on demand: the EventStoreDB client is half of the CLI's start-up time, and most runs use SQLite.
+    const { openEventStoreDb } = await import('../store/eventstoredb.js');
     const store = openEventStoreDb({ connectionString: url });
     try {
       await store.headPosition();
