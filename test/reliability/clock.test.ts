@@ -6,13 +6,11 @@
  * CLOCK_WENT_BACKWARDS, the message names the clock's instant and the log's latest one, and nothing
  * is appended.
  *
- * The two refusal tests are skipped until the engine implements CLOCK_WENT_BACKWARDS; today it
- * records the command at the earlier instant (docs/reliability.md, finding 2).
+ * The engine implements CLOCK_WENT_BACKWARDS (requireClockNotBehindLog in src/engine/engine.ts); these
+ * tests were written before it, as its specification (docs/reliability.md, finding 2).
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { pooledKeyPairSource } from '../../src/crypto/index.js';
 import { isRekeyError } from '../../src/domain/errors.js';
 import { manualClock, plusMinutes, toIso } from '../../src/domain/time.js';
@@ -22,11 +20,12 @@ import { seededIds } from '../../src/engine/ids.js';
 import { createConnection } from '../../src/engine/portal.js';
 import { openSqliteEventStore } from '../../src/store/sqlite.js';
 import { T0 } from './support/crashPlan.js';
+import { removeScratchDirs, scratchDir } from './support/scratch.js';
 
 const keys = pooledKeyPairSource({ size: 2, recycle: true });
 
 async function world() {
-  const file = join(mkdtempSync(join(tmpdir(), 'rekey-clock-')), 'rekey.db');
+  const file = join(scratchDir('clock'), 'rekey.db');
   const store = openSqliteEventStore({ file });
   const clock = manualClock(T0);
   const engine = await Engine.open({ store, clock, ids: seededIds(21) });
@@ -47,6 +46,8 @@ async function expectClockWentBackwards(store: { headPosition(): Promise<number>
   expect(message).toContain(toIso(earlier));
   expect(message).toContain(toIso(latest));
 }
+
+afterAll(removeScratchDirs);
 
 describe('time faults: a clock that jumps backwards', () => {
   it('a clock that stands still or moves forward is accepted (events at the same instant are normal)', async () => {

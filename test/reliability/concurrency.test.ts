@@ -9,10 +9,8 @@
  *   fresh engine on the shared file has the same state as the serial one.
  * - Sending every command once more changes nothing.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { inlineKeyPairSource } from '../../src/crypto/index.js';
 import { manualClock, plusMinutes } from '../../src/domain/time.js';
 import { MachineAgent } from '../../src/engine/agent.js';
@@ -25,14 +23,17 @@ import { T0, prng } from './support/crashPlan.js';
 import { commandIdOf, execute, type CommandOutcome, type ConcurrencyConfig, type SharedCommand } from './support/concurrencyWorker.js';
 import { readAllEvents, shapeProblems } from './support/logChecks.js';
 import { startWorker } from './support/processes.js';
+import { removeScratchDirs, scratchDir } from './support/scratch.js';
 
 const WORKERS = 4;
 const COMMANDS = 200;
 
+afterAll(removeScratchDirs);
+
 describe('concurrency: four engine processes on one SQLite file, every command sent twice', () => {
   it('loses no command, makes every retried id a no-op, and ends in the state of a serial replay', async () => {
     const began = performance.now();
-    const dir = mkdtempSync(join(tmpdir(), 'rekey-concurrency-'));
+    const dir = scratchDir('concurrency');
     const db = join(dir, 'rekey.db');
 
     // ---- setup: two groups, one machine and one connection each (real keys, real encryption) ----

@@ -17,10 +17,9 @@
  *
  * REKEY_KILL_POINTS (default 55) and REKEY_CRASH_SEED change the run.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { isDeepStrictEqual } from 'node:util';
 import { TABLES, openReadModel } from '../../projections/index.js';
 import { decideGroup } from '../../src/domain/group/decide.js';
@@ -29,14 +28,17 @@ import type { RecordedEvent } from '../../src/store/port.js';
 import { COMMAND_ID, STEP_MS, instantOf, prng, type Ack, type CrashConfig } from './support/crashPlan.js';
 import { dueTimeProblems, groupStates, readAllEvents, readModelProblems, shapeProblems, timeOrderProblems } from './support/logChecks.js';
 import { startWorker } from './support/processes.js';
+import { removeScratchDirs, scratchDir } from './support/scratch.js';
 
 const KILL_POINTS = Number(process.env.REKEY_KILL_POINTS ?? 55);
 const SEED = Number(process.env.REKEY_CRASH_SEED ?? 20_260_101);
 const FINAL_COMMANDS = 25;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
+afterAll(removeScratchDirs);
+
 describe('crash safety: the engine process killed with SIGKILL at random points', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'rekey-crash-'));
+  const dir = scratchDir('crash', { keep: true }); // removed when the run passes, kept to look at when it fails
   const db = join(dir, 'rekey.db');
   const readModelFile = `${db}.read.db`;
   const config = (from: number, extra: Partial<CrashConfig> = {}): CrashConfig => ({
@@ -199,6 +201,7 @@ describe('crash safety: the engine process killed with SIGKILL at random points'
     };
     console.log(`crash safety: ${JSON.stringify(summary)}`);
     expect(summary.renewalsStarted).toBeGreaterThan(4);
+    rmSync(dir, { recursive: true, force: true });
   }, 240_000);
 
   // Enable when Engine.processDue records the due times of all groups in instant order (the earliest

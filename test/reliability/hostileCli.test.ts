@@ -10,15 +10,15 @@
  *   empty, binary, nested 100,000 deep, a directory, over 64 MiB);
  * - damaged SQLite files given to `events` and `verify`: STORE_CORRUPT (exit 1).
  */
-import { mkdirSync, mkdtempSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSqliteEventStore } from '../../src/store/sqlite.js';
 import { copyStore, tinyStore } from './support/fixtures.js';
 import { cliOutcome, pool, runCli, type CliRun } from './support/processes.js';
+import { removeScratchDirs, scratchDir } from './support/scratch.js';
 
 const BIG = '<100 KB of x>';
 
@@ -45,6 +45,8 @@ function checkContract(run: CliRun): string | null {
   return outcome.code;
 }
 
+afterAll(removeScratchDirs);
+
 describe('hostile input at the command line', () => {
   let db = '';
   let dir = '';
@@ -55,7 +57,7 @@ describe('hostile input at the command line', () => {
   beforeAll(async () => {
     ({ db, dir, events } = await tinyStore('hostile-cli'));
     // Runs start in an empty directory, so that nothing a hostile argument names can land in the repository.
-    cwd = mkdtempSync(join(tmpdir(), 'rekey-hostile-cwd-'));
+    cwd = scratchDir('hostile-cwd');
   }, 60_000);
 
   it('boundary values give the documented exit and error codes', async () => {
@@ -177,7 +179,7 @@ describe('hostile input at the command line', () => {
   }, 180_000);
 
   it('hostile scenario files: SCENARIO_INVALID (exit 2), one line, never a crash', async () => {
-    const files = join(mkdtempSync(join(tmpdir(), 'rekey-hostile-scenarios-')), 'x');
+    const files = join(scratchDir('hostile-scenarios'), 'x');
     mkdirSync(files, { recursive: true });
     const write = (name: string, content: string | Buffer) => {
       writeFileSync(join(files, name), content);

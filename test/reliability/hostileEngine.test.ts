@@ -6,8 +6,6 @@
  * events they would make (CERTIFICATE_DATES_MISMATCH), and names and numbers no form would send.
  * Tests marked `it.skip` state behaviour the engine does not have yet (docs/reliability.md lists them).
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
@@ -24,6 +22,7 @@ import { seededIds } from '../../src/engine/ids.js';
 import { createConnection } from '../../src/engine/portal.js';
 import { openSqliteEventStore, type SqliteEventStore } from '../../src/store/sqlite.js';
 import { T0 } from './support/crashPlan.js';
+import { removeScratchDirs, scratchDir } from './support/scratch.js';
 
 const keys = pooledKeyPairSource({ size: 3, recycle: true });
 const AGENT = '2.23.116.23040';
@@ -37,7 +36,7 @@ interface World {
 }
 
 async function openWorld(name: string): Promise<World> {
-  const file = join(mkdtempSync(join(tmpdir(), `rekey-hostile-${name}-`)), 'rekey.db');
+  const file = join(scratchDir(`hostile-${name}`), 'rekey.db');
   const store = openSqliteEventStore({ file });
   const clock = manualClock(T0);
   const engine = await Engine.open({ store, clock, ids: seededIds(11) });
@@ -91,7 +90,10 @@ describe('hostile input at the engine: refused commands are RekeyErrors and writ
     await world.agent('M2').join('A', 'pw-A');
     await createConnection(world.engine, 'Conn', { type: 'group', name: 'A' }, { username: 'svc', password: 'secret' });
   }, 60_000);
-  afterAll(async () => world.store.close());
+  afterAll(async () => {
+    await world.store.close();
+    removeScratchDirs();
+  });
 
   const hostileName = fc.oneof(
     fc.constantFrom('A', 'B', 'M1', 'M2', 'Conn', 'nobody', '', ' ', '-x', 'a'.repeat(101), 'Ä-ß 名前', '😀', 'a\u0000b', '../../etc', 'NaN'),

@@ -6,14 +6,17 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyStore, tinyStore } from './support/fixtures.js';
 import { runCli } from './support/processes.js';
+import { removeScratchDirs } from './support/scratch.js';
 
 interface Row { position: number; stream: string; type: string; data: string; metadata: string }
 
 const VERIFY_OK_KEYS = ['checked', 'headHash', 'headPosition', 'ok'];
 const VERIFY_FAILED_KEYS = ['checked', 'message', 'ok', 'position', 'reason'];
+
+afterAll(removeScratchDirs);
 
 describe('rekey verify finds edited, missing and cut-off events', () => {
   let db = '';

@@ -10,15 +10,15 @@
  *   store's files are scanned for those private keys (and the strings) while the store is still open
  *   (the -wal holds the newest pages) and again after it is closed.
  */
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadScenarioFile } from '../../src/simulation/loader.js';
 import { simulate } from '../../src/simulation/simulator.js';
 import { openSqliteEventStore } from '../../src/store/sqlite.js';
 import { recordingKeySource, secretsFound } from '../engine/secrets.js';
 import { REPO_ROOT, runCli } from './support/processes.js';
+import { removeScratchDirs, scratchDir } from './support/scratch.js';
 
 const EXAMPLES = readdirSync(join(REPO_ROOT, 'examples')).filter((name) => name.endsWith('.json')).sort();
 const SECRET_FIELD = /password|username|credential|secret/i;
@@ -32,6 +32,8 @@ function secretStrings(value: unknown, key = ''): string[] {
 }
 
 const filesIn = (dir: string) => readdirSync(dir).map((name) => ({ name, bytes: readFileSync(join(dir, name)) }));
+
+afterAll(removeScratchDirs);
 
 describe('no secret of any example reaches a byte of storage or output', () => {
   it('finds secrets in every example file (the scan has something to look for)', () => {
@@ -47,7 +49,7 @@ describe('no secret of any example reaches a byte of storage or output', () => {
     const strings = [...new Set(secretStrings(JSON.parse(readFileSync(path, 'utf8'))))];
 
     it('through the built CLI (simulate, events --json, verify, query) and in-process with recorded keys', async () => {
-      const cliDir = mkdtempSync(join(tmpdir(), 'rekey-secrets-cli-'));
+      const cliDir = scratchDir('secrets-cli');
       const db = join(cliDir, `${basename(example, '.json')}.db`);
       const cli = (async () => {
         const runs = [await runCli(['simulate', path, '--db', db, '--json'])];
@@ -63,7 +65,7 @@ describe('no secret of any example reaches a byte of storage or output', () => {
       })();
 
       const inProcess = (async () => {
-        const dir = mkdtempSync(join(tmpdir(), 'rekey-secrets-engine-'));
+        const dir = scratchDir('secrets-engine');
         const file = join(dir, 'rekey.db');
         const store = openSqliteEventStore({ file });
         const keys = recordingKeySource();

@@ -1,8 +1,8 @@
 /** Small stores for the reliability tests, made the way users make them: with the built CLI. */
-import { copyFileSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from './processes.js';
+import { scratchDir } from './scratch.js';
 
 /** One group with the shortest keys (R1/R2 minima), two machines always online, one weekly connection. */
 export const TINY_SCENARIO = {
@@ -21,7 +21,7 @@ export const TINY_SCENARIO = {
 
 /** A fresh temporary directory with the tiny scenario simulated into `tiny.db` (closed: no -wal left). */
 export async function tinyStore(prefix: string): Promise<{ dir: string; db: string; scenario: string; events: number }> {
-  const dir = mkdtempSync(join(tmpdir(), `rekey-${prefix}-`));
+  const dir = scratchDir(prefix);
   const scenario = join(dir, 'tiny.json');
   writeFileSync(scenario, JSON.stringify(TINY_SCENARIO));
   const db = join(dir, 'tiny.db');

@@ -4,12 +4,12 @@
  * test/globalSetup.ts builds before any suite runs) and the built `rekey` binary.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
+import { scratchDir } from './scratch.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = resolve(HERE, '../../..');
@@ -19,7 +19,7 @@ let compiled: string | undefined;
 /** Transpiles the worker scripts of support/ (types stripped, no type check) into one temporary directory. */
 export function compiledWorkers(): string {
   if (compiled) return compiled;
-  const dir = mkdtempSync(join(tmpdir(), 'rekey-reliability-workers-'));
+  const dir = scratchDir('workers'); // removed by the test file's afterAll(removeScratchDirs)
   writeFileSync(join(dir, 'package.json'), '{"type": "module"}\n');
   for (const name of ['crashPlan', 'crashWorker', 'concurrencyWorker']) {
     const source = readFileSync(join(HERE, `${name}.ts`), 'utf8');
