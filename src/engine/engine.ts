@@ -200,7 +200,10 @@ export class Engine {
       machineId: request.machineId,
       machine: request.machine,
       agentVersion: request.agentVersion,
-      credential: request.credential,
+      // A first key is known by its certificate, never by what the caller says of it.
+      credential: request.credential.kind === 'firstKey'
+        ? { ...request.credential, certificate: presented(request.credential.certificate.pem) }
+        : request.credential,
       memberOfGroup: this.fleet.groupOfMachine(request.machine),
     }, options);
   }
