@@ -20,7 +20,7 @@ import type { GroupCommand, PresentedCertificate } from './commands.js';
 import * as codes from './errors.js';
 import { evolveGroup } from './evolve.js';
 import { nextDue, scheduledRenewalEnd } from './schedule.js';
-import { primaryKey, keyByVersion, type GroupState, type Member } from './state.js';
+import { memberOf, primaryKey, keyByVersion, type GroupState, type Member } from './state.js';
 
 type Events = Timed<GroupEvent>[];
 
@@ -61,7 +61,7 @@ export function decideGroup(command: GroupCommand, state: GroupState): Events {
     case 'JoinMachine': {
       parseAgentVersion(command.agentVersion);
       checkName(command.machine, 'machine name');
-      if (state.members[command.machine]) {
+      if (memberOf(state, command.machine)) {
         throw new RekeyError(
           codes.MACHINE_ALREADY_MEMBER,
           `machine ${command.machine} is already a member of ${state.name}; use rejoin to take the group's current key`,
@@ -343,7 +343,7 @@ function requireCurrentPassword(state: GroupState, keyThumbprint: string): void 
 }
 
 function requireMember(state: GroupState, machine: string): Member {
-  const member = state.members[machine];
+  const member = memberOf(state, machine);
   if (!member) {
     throw new RekeyError(codes.MACHINE_NOT_MEMBER, `machine ${machine} is not a member of machine group ${state.name}`, { machine, group: state.name });
   }

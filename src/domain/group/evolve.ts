@@ -4,10 +4,10 @@
  */
 import type { GroupEvent, Timed } from '../events.js';
 import { parseInstant } from '../time.js';
-import { initialGroupState, type GroupKey, type GroupState, type Member } from './state.js';
+import { initialGroupState, memberOf, type GroupKey, type GroupState, type Member } from './state.js';
 
 function withMember(state: GroupState, name: string, change: (member: Member) => Member): GroupState {
-  const member = state.members[name];
+  const member = memberOf(state, name);
   return member ? { ...state, members: { ...state.members, [name]: change(member) } } : state;
 }
 
@@ -90,7 +90,7 @@ export function evolveGroup(state: GroupState, event: Timed<GroupEvent>): GroupS
         keyVersions: versions,
         keyReceivedAt: versions.length > 0 ? at : null,
         connected: true,
-        checkInIntervalMinutes: state.members[event.data.machine]?.checkInIntervalMinutes ?? 1440,
+        checkInIntervalMinutes: memberOf(state, event.data.machine)?.checkInIntervalMinutes ?? 1440,
       };
       return { ...state, members: { ...state.members, [member.name]: member } };
     }

@@ -126,3 +126,8 @@ export function passwordRegenerationRequired(state: GroupState): boolean {
 
 export const PORTAL_MESSAGE =
   'Machine group security has been updated. Re-generate a machine group password before adding a new machine.';
+
+/** A member by name; names like `toString` are nobody (members is a plain record). */
+export function memberOf(state: GroupState, name: string): Member | undefined {
+  return Object.hasOwn(state.members, name) ? state.members[name] : undefined;
+}
