@@ -4,7 +4,7 @@
  * beside them as `<column>@OData.Community.Display.V1.FormattedValue`, as the Dataverse Web API
  * returns it when asked for formatted values.
  */
-import { RekeyError, errorKind } from '../src/domain/errors.js';
+import { RekeyError, errorKind } from '../src/kernel/errors.js';
 import { FORMATTED_VALUE_SUFFIX, type Row } from '../src/query/index.js';
 
 export type { Row };

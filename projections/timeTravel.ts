@@ -8,7 +8,7 @@
  * - Neither: the head of the log, rendered at its latest occurredAt (never at the wall clock).
  * With a read model, replay starts from the nearest stored snapshot; with a bare store, from 0.
  */
-import { RekeyError, errorKind } from '../src/domain/errors.js';
+import { RekeyError, errorKind } from '../src/kernel/errors.js';
 import { parseInstant, toIso, type Instant } from '../src/domain/time.js';
 import type { EventStore, RecordedEvent } from '../src/store/port.js';
 import { Projection, type ChangeType, type RowChange } from './projection.js';

@@ -15,11 +15,11 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import { openReadModel } from '../../projections/index.js';
-import { systemClock, type Clock } from '../domain/time.js';
+import type { Clock } from '../domain/time.js';
 import { Engine } from '../engine/engine.js';
 import { randomIds } from '../engine/ids.js';
 import type { EventStore } from '../store/port.js';
-import { logClock } from './clock.js';
+import { logClock, systemClock } from './clock.js';
 import { createContext, type ApiContext } from './context.js';
 import { dashboardPage } from './dashboard/page.js';
 import { errorBody, handleError, invalid, RESOURCE_NOT_FOUND } from './errors.js';

@@ -5,7 +5,7 @@
  * `{"error": {"code", "message"}}` with --json.
  */
 import { Command, CommanderError } from 'commander';
-import { RekeyError } from '../domain/errors.js';
+import { RekeyError } from '../kernel/errors.js';
 import { agentCommand } from './commands/agent.js';
 import { eventsCommand } from './commands/events.js';
 import { historyCommand } from './commands/history.js';

@@ -2,7 +2,7 @@
  * How the CLI speaks: the result alone on stdout; errors as one line `rekey: CODE: message` on
  * stderr, or `{"error": {"code", "message"}}` with --json; progress only when stderr is a terminal.
  */
-import { RekeyError, isRekeyError } from '../domain/errors.js';
+import { RekeyError, isRekeyError } from '../kernel/errors.js';
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);

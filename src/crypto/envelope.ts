@@ -13,10 +13,10 @@
  * - A random 96-bit IV per message is safe: each content key encrypts exactly one message.
  */
 import { constants, createCipheriv, createDecipheriv, privateDecrypt, publicEncrypt, randomBytes, type KeyObject } from 'node:crypto';
-import { RekeyError } from '../domain/errors.js';
+import { RekeyError } from '../kernel/errors.js';
 import { DECRYPTION_FAILED, cryptoError } from './errors.js';
 import { resolveRecipient, type Recipient } from './recipients.js';
-import type { Envelope } from './types.js';
+import type { Envelope } from '../kernel/envelope.js';
 
 export const ENVELOPE_ALG = 'RSA-OAEP-256+A256GCM' as const;
 const CONTENT_KEY_BYTES = 32;

@@ -12,7 +12,7 @@
  */
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { KeyPairSource } from '../crypto/types.js';
-import { RekeyError } from '../domain/errors.js';
+import { RekeyError } from '../kernel/errors.js';
 import { toIso, type Instant } from '../domain/time.js';
 import { Problems, scenarioInvalid } from '../simulation/loader/problems.js';
 import type { Scenario, ScenarioAction, ScenarioMachine } from '../simulation/scenario.js';

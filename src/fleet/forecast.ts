@@ -12,7 +12,7 @@
 import { pooledKeyPairSource } from '../crypto/index.js';
 import type { KeyPairSource } from '../crypto/types.js';
 import { takesPartInRenewals } from '../domain/agentVersion.js';
-import { RekeyError, errorKind } from '../domain/errors.js';
+import { RekeyError, errorKind } from '../kernel/errors.js';
 import type { GroupEvent, Timed } from '../domain/events.js';
 import { decideGroup } from '../domain/group/decide.js';
 import { GROUP_NOT_FOUND } from '../domain/group/errors.js';
@@ -23,7 +23,7 @@ import { MS_PER_MINUTE, parseInstant, toIso, type Instant } from '../domain/time
 import { Engine } from '../engine/engine.js';
 import { Fleet } from '../engine/fleet.js';
 import { randomIds, seededIds } from '../engine/ids.js';
-import { streamKind } from '../engine/streams.js';
+import { streamKind } from '../domain/streams.js';
 import type { Scenario, ScenarioMachine } from '../simulation/scenario.js';
 import { simulate } from '../simulation/simulator.js';
 import type { EventStore, RecordedEvent } from '../store/port.js';

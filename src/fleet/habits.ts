@@ -15,7 +15,7 @@
  * lastheartbeatdate is more than 10,080 minutes before the start (or empty), else always online.
  */
 import { readFileSync } from 'node:fs';
-import { RekeyError, errorKind } from '../domain/errors.js';
+import { RekeyError, errorKind } from '../kernel/errors.js';
 import { MS_PER_MINUTE, parseInstant, toIso, type Instant } from '../domain/time.js';
 import { parseJsonText } from '../simulation/loader/jsonText.js';
 import type { Interval } from '../simulation/scenario.js';

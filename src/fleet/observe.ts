@@ -6,7 +6,7 @@
  * left out (and the machines of a left-out group with them, each reported).
  */
 import { parseAgentVersion } from '../domain/agentVersion.js';
-import { isRekeyError } from '../domain/errors.js';
+import { isRekeyError } from '../kernel/errors.js';
 import type { ImportedKeyFacts, MachineKeyDeliveryStatus } from '../domain/events.js';
 import { MAX_MACHINES_PER_GROUP } from '../domain/group/errors.js';
 import { NAME_PATTERN, NAME_RULE } from '../domain/names.js';

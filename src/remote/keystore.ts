@@ -12,7 +12,7 @@
 import { createCipheriv, createDecipheriv, createPrivateKey, randomBytes, randomUUID, scryptSync, type KeyObject } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
-import { RekeyError, errorKind } from '../domain/errors.js';
+import { RekeyError, errorKind } from '../kernel/errors.js';
 
 export const KEYSTORE_PASSPHRASE_INCORRECT = errorKind('KEYSTORE_PASSPHRASE_INCORRECT', 'refused');
 export const KEYSTORE_CORRUPT = errorKind('KEYSTORE_CORRUPT', 'validation');

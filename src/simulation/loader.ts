@@ -34,7 +34,7 @@ import {
   checkGrace,
   checkValidity,
 } from '../domain/periods.js';
-import { isRekeyError } from '../domain/errors.js';
+import { isRekeyError } from '../kernel/errors.js';
 import { type Instant, toIso } from '../domain/time.js';
 import {
   ACTIONS_THROUGH_GROUP,

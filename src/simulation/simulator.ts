@@ -11,7 +11,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { KeyPairSource } from '../crypto/types.js';
 import { takesPartInRenewals } from '../domain/agentVersion.js';
-import { RekeyError, isRekeyError } from '../domain/errors.js';
+import { RekeyError, isRekeyError } from '../kernel/errors.js';
 import type { GroupState } from '../domain/group/state.js';
 import { toIso, type Instant, MS_PER_MINUTE } from '../domain/time.js';
 import { MachineAgent } from '../engine/agent.js';

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { EventStore } from '../store/port.js';
-import { streamKind } from '../engine/streams.js';
+import { streamKind } from '../domain/streams.js';
 
 type Row = Record<string, unknown>;
 

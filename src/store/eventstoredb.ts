@@ -42,7 +42,7 @@ import {
   type StreamSubscription,
 } from '@eventstore/db-client';
 import { Observable, type Subscriber } from 'rxjs';
-import { RekeyError, errorKind } from '../domain/errors.js';
+import { RekeyError, errorKind } from '../kernel/errors.js';
 import { invalidStoreArgument, STORE_BUSY, STORE_CORRUPT, storeClosed, WrongExpectedRevisionError } from './errors.js';
 import { eventHashFromJson, GENESIS_HASH, verifyChain, type StoredChainLink, type VerifyChainOptions, type VerifyResult } from './hashChain.js';
 import type { AppendResult, EventMetadata, EventStore, ExpectedRevision, NewEvent, RecordedEvent } from './port.js';

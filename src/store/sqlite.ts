@@ -18,7 +18,7 @@ import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, statSy
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Observable } from 'rxjs';
-import { RekeyError } from '../domain/errors.js';
+import { RekeyError } from '../kernel/errors.js';
 import {
   STORE_BUSY, STORE_NOT_FOUND, STORE_READONLY, STORE_SCHEMA_UNSUPPORTED, storeClosed, storeCorrupt,
   WrongExpectedRevisionError,

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { isRekeyError, type RekeyError } from '../../src/domain/errors.js';
+import { isRekeyError, type RekeyError } from '../../src/kernel/errors.js';
 import { runContinued } from '../../src/fleet/continuation.js';
 import { readLog } from '../../src/fleet/standIn.js';
 import { loadScenario } from '../../src/simulation/loader.js';

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { isRekeyError, type RekeyError } from '../../src/domain/errors.js';
+import { isRekeyError, type RekeyError } from '../../src/kernel/errors.js';
 import { parseInstant } from '../../src/domain/time.js';
 import { parseCsv, toCsv } from '../../src/fleet/csv.js';
 import type { ImportProblem } from '../../src/fleet/exportFiles.js';

@@ -7,7 +7,7 @@ import type { GroupEvent, Timed } from '../../src/domain/events.js';
 import { evolveGroup } from '../../src/domain/group/evolve.js';
 import { initialGroupState, type GroupState } from '../../src/domain/group/state.js';
 import { parseInstant } from '../../src/domain/time.js';
-import { toDomainEvent } from '../../src/engine/codec.js';
+import { toDomainEvent } from '../../src/domain/codec.js';
 import { Fleet } from '../../src/engine/fleet.js';
 import { toCsv } from '../../src/fleet/csv.js';
 import { readLog } from '../../src/fleet/standIn.js';

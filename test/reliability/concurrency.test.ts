@@ -19,11 +19,12 @@ import { seededIds } from '../../src/engine/ids.js';
 import { createConnection } from '../../src/engine/portal.js';
 import { createInMemoryEventStore } from '../../src/store/memory.js';
 import { openSqliteEventStore } from '../../src/store/sqlite.js';
-import { T0, prng } from './support/crashPlan.js';
+import { T0 } from './support/crashPlan.js';
 import { commandIdOf, execute, type CommandOutcome, type ConcurrencyConfig, type SharedCommand } from './support/concurrencyWorker.js';
 import { readAllEvents, shapeProblems } from './support/logChecks.js';
 import { startWorker } from './support/processes.js';
 import { removeScratchDirs, scratchDir } from './support/scratch.js';
+import { mulberry32 } from '../../src/kernel/random.js';
 
 const WORKERS = 4;
 const COMMANDS = 200;
@@ -51,7 +52,7 @@ describe('concurrency: four engine processes on one SQLite file, every command s
     await store.close();
 
     // ---- the commands, each for two workers ----
-    const random = prng(606);
+    const random = mulberry32(606);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
     const commands: SharedCommand[] = Array.from({ length: COMMANDS }, (_, i): SharedCommand => {
       const group = pick(['G1', 'G2']);

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isRekeyError, type RekeyError } from '../../src/domain/errors.js';
+import { isRekeyError, type RekeyError } from '../../src/kernel/errors.js';
 import { type ScenarioProblem, loadScenarioWithWarnings } from '../../src/simulation/loader.js';
 import { parseJsonText, scanForError } from '../../src/simulation/loader/jsonText.js';
 import type { Scenario } from '../../src/simulation/scenario.js';

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, readdirSync, writeFileSync, existsSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { RekeyError, isRekeyError } from '../../src/domain/errors.js';
+import { RekeyError, isRekeyError } from '../../src/kernel/errors.js';
 import {
   ACTION_FIELDS,
   DEFAULT_SEED,

@@ -7,12 +7,12 @@
  * stdout carries one line per thing it did (a JSON object each with --json).
  */
 import type { Command } from 'commander';
-import { RekeyError } from '../../domain/errors.js';
 import { checkName } from '../../domain/names.js';
 import { parseAgentVersion } from '../../domain/agentVersion.js';
 import { DEFAULT_AGENT_VERSION, runAgent, type AgentEvent } from '../../remote/agentProcess.js';
 import { secretFrom } from '../../remote/secretInput.js';
-import { ARGUMENT_INVALID, parseInteger } from '../arguments.js';
+import { ARGUMENT_INVALID, RekeyError } from '../../kernel/errors.js';
+import { parseInteger } from '../arguments.js';
 import { printLine } from '../output.js';
 
 interface AgentOptions {

@@ -5,7 +5,7 @@
  * compared with the known field names and reported, never assigned onto anything.
  */
 import { parseAgentVersion } from '../../domain/agentVersion.js';
-import { isRekeyError } from '../../domain/errors.js';
+import { isRekeyError } from '../../kernel/errors.js';
 import { type Instant, parseInstant } from '../../domain/time.js';
 import {
   MAX_INSTANT_LENGTH,

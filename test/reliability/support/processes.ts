@@ -27,7 +27,8 @@ export function compiledWorkers(): string {
       fileName: `${name}.ts`,
       compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
     });
-    writeFileSync(join(dir, `${name}.js`), outputText);
+    // The copies run outside the repository: their imports of src/ go to the build that globalSetup made.
+    writeFileSync(join(dir, `${name}.js`), outputText.replaceAll("from '../../../src/", `from '${REPO_ROOT}/dist/src/`));
   }
   compiled = dir;
   return dir;
