@@ -121,7 +121,8 @@ function slim(event: Timed<DomainEvent>): Timed<DomainEvent> {
   }
 }
 
-function byNameThenId(a: Row, b: Row, idColumn: string): number {
+/** The order every table is listed in: by name, then by id (a deleted group's name may come back). */
+export function byNameThenId(a: Row, b: Row, idColumn: string): number {
   const x = String(a.name);
   const y = String(b.name);
   if (x !== y) return x < y ? -1 : 1;

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { EventStore } from '../store/port.js';
 import { streamKind } from '../domain/streams.js';
+import { logPages } from '../store/logPages.js';
 
 type Row = Record<string, unknown>;
 
@@ -14,8 +15,7 @@ type Row = Record<string, unknown>;
 export async function stableLabels(store: EventStore): Promise<Map<string, string>> {
   const labels = new Map<string, string>();
   const groupNames = new Map<string, string>();
-  for (let from = 1; ; ) {
-    const page = await store.readAll(from, 5000);
+  for await (const page of logPages(store)) {
     for (const event of page) {
       const data = event.data as Record<string, unknown>;
       if (streamKind(event.stream) === 'group' && event.type === 'GroupCreated') {
@@ -38,8 +38,6 @@ export async function stableLabels(store: EventStore): Promise<Map<string, strin
       }
       if (event.type === 'ConnectionCreated') labels.set(String(data.connectionId), `connection:${String(data.name)}`);
     }
-    if (page.length < 5000) break;
-    from = page[page.length - 1]!.position + 1;
   }
   return labels;
 }

@@ -46,7 +46,7 @@ import { RekeyError, errorKind } from '../kernel/errors.js';
 import { invalidStoreArgument, STORE_BUSY, STORE_CORRUPT, storeClosed, WrongExpectedRevisionError } from './errors.js';
 import { eventHashFromJson, GENESIS_HASH, verifyChain, type StoredChainLink, type VerifyChainOptions, type VerifyResult } from './hashChain.js';
 import type { AppendResult, EventMetadata, EventStore, ExpectedRevision, NewEvent, RecordedEvent } from './port.js';
-import { checkAppend, checkIndex, checkStream, expectedMatches, serializeEvents, type SerializedEvent } from './validation.js';
+import { checkAppend, checkIndex, expectedMatches, readAllArguments, readStreamArguments, serializeEvents, type SerializedEvent } from './validation.js';
 import {
   DEFAULT_STREAM_PREFIX,
   decodeEntry,
@@ -411,8 +411,7 @@ export function openEventStoreDb(options: EventStoreDbOptions): EventStoreDbEven
 
     async readStream(stream: string, fromRevision?: number): Promise<RecordedEvent[]> {
       open();
-      checkStream(stream);
-      const from = checkIndex('fromRevision', fromRevision, 0);
+      const from = readStreamArguments(stream, fromRevision);
       await refresh();
       const positions = (index.streams.get(stream) ?? []).slice(from);
       const out: RecordedEvent[] = [];
@@ -431,8 +430,7 @@ export function openEventStoreDb(options: EventStoreDbOptions): EventStoreDbEven
 
     async readAll(fromPosition?: number, limit?: number): Promise<RecordedEvent[]> {
       open();
-      const from = checkIndex('fromPosition', fromPosition, 1);
-      const max = checkIndex('limit', limit, Number.MAX_SAFE_INTEGER);
+      const { from, max } = readAllArguments(fromPosition, limit);
       return readPage(from, max);
     },
 

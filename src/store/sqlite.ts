@@ -29,7 +29,7 @@ import {
 } from './hashChain.js';
 import type { AppendResult, EventMetadata, EventStore, ExpectedRevision, NewEvent, RecordedEvent } from './port.js';
 import { SubscriptionHub } from './subscription.js';
-import { checkAppend, checkIndex, checkStream, expectedMatches, serializeEvents, type SerializedEvent } from './validation.js';
+import { checkAppend, checkIndex, expectedMatches, readAllArguments, readStreamArguments, serializeEvents, type SerializedEvent } from './validation.js';
 
 /** The schema this code writes and reads. Bump it with a migration step in `migrate`. */
 export const SQLITE_SCHEMA_VERSION = 1;
@@ -312,15 +312,13 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): SqliteEv
 
     async readStream(stream: string, fromRevision?: number): Promise<RecordedEvent[]> {
       open();
-      checkStream(stream);
-      const from = checkIndex('fromRevision', fromRevision, 0);
+      const from = readStreamArguments(stream, fromRevision);
       return guard(() => readStreamStmt.all(stream, from), file).map(toEvent);
     },
 
     async readAll(fromPosition?: number, limit?: number): Promise<RecordedEvent[]> {
       open();
-      const from = checkIndex('fromPosition', fromPosition, 1);
-      const max = checkIndex('limit', limit, -1);
+      const { from, max } = readAllArguments(fromPosition, limit, -1);
       return readPage(from, max);
     },
 

@@ -119,12 +119,3 @@ export async function readModelProblems(store: EventStore, file: string): Promis
   }
 }
 
-export async function readAllEvents(store: EventStore): Promise<RecordedEvent[]> {
-  const events: RecordedEvent[] = [];
-  for (let from = 1; ; ) {
-    const page = await store.readAll(from, 5000);
-    events.push(...page);
-    if (page.length < 5000) return events;
-    from = page[page.length - 1]!.position + 1;
-  }
-}
