@@ -1,5 +1,5 @@
 /**
- * Time travel (DESIGN.md section 3): every table as of an instant (domain time, `occurredAt`) or a log
+ * Time travel (docs/model.md, Tables): every table as of an instant (domain time, `occurredAt`) or a log
  * position, the history of one row, and the difference between two points in time.
  *
  * - As of position p: the events 1..p, rendered at the latest occurredAt among them.

@@ -1,5 +1,5 @@
 /**
- * The HTTP service of rekey (DESIGN.md section 7, `rekey serve`): admin commands, the tables through
+ * The HTTP service of rekey (`rekey serve`, docs/api.md): admin commands, the tables through
  * the Dataverse Web API's query surface with time travel, row history, the change feed as server-sent
  * events, webhook subscriptions, reminders, Prometheus metrics, and the dashboard at `/`.
  *

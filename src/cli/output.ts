@@ -12,7 +12,7 @@ export function printLine(text = ''): void {
   process.stdout.write(`${text}\n`);
 }
 
-/** Prints the error the way section 7 of DESIGN.md says and returns the exit code. */
+/** Prints the error the way docs/contract.md (section 4) says and returns the exit code. */
 export function reportError(error: unknown, json: boolean): number {
   const rekey = isRekeyError(error)
     ? error

@@ -6,7 +6,7 @@
  * - OAEP with SHA-256 for both the label hash and MGF1 (`oaepHash: 'sha256'`), never SHA-1, which is
  *   Node's and forge's default.
  * - All of it runs in Node's crypto (OpenSSL): forge's RSA decryption is pure JavaScript and about
- *   75x slower (DESIGN section 8).
+ *   75x slower.
  * - GCM authenticates the ciphertext; the algorithm name and the recipient thumbprint are bound as
  *   additional authenticated data, so an envelope relabelled for another key fails to decrypt
  *   instead of being tried as if it were something else.

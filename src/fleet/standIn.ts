@@ -1,7 +1,7 @@
 /**
  * A private, in-memory copy of a store in which simulated machines can go on renewing keys.
  *
- * The machines' private keys never reach the log (DESIGN.md section 2): after `rekey simulate` they
+ * The machines' private keys never reach the log (docs/model.md, Events): after `rekey simulate` they
  * are gone with the process, and an imported group's were never in rekey at all. So the copy gives
  * every key that is live at the head of the log a stand-in: a fresh, real RSA-2048 key pair with a
  * certificate for the same dates. While the log is copied, every mention of the observed key is

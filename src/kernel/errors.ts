@@ -24,7 +24,7 @@ export class RekeyError extends Error {
     return { validation: 400, not_found: 404, conflict: 409, refused: 409, integrity: 500, internal: 500 }[this.kind];
   }
 
-  /** Exit codes of DESIGN.md section 7: 1 a refused command or failed check, 2 bad usage or input. */
+  /** Exit codes of the command line (docs/contract.md, section 4): 1 a refused command or failed check, 2 bad usage or input. */
   get exitCode(): number {
     return this.kind === 'validation' ? 2 : 1;
   }

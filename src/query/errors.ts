@@ -1,5 +1,5 @@
 /**
- * Error codes of the OData query surface (DESIGN.md section 3, "Query surface"). Every error the
+ * Error codes of the OData query surface (docs/api.md, docs/projections.md). Every error the
  * query module raises is a RekeyError of kind 'validation' (exit 2, HTTP 400).
  */
 import { RekeyError, errorKind } from '../kernel/errors.js';

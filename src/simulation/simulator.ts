@@ -2,7 +2,7 @@
  * The discrete-event simulator: drives the real engine and real machine agents with a virtual clock,
  * jumping from one due instant to the next (never minute by minute). At each instant it takes, in
  * order: the engine's due times, session edges, joins and check-ins, connection creation and runs,
- * then the scenario's actions in file order (DESIGN.md section 1).
+ * then the scenario's actions in file order (docs/model.md).
  *
  * Check-ins outside a renewal change nothing, so the agenda only holds check-ins of machines for
  * which one could (a member that still has to issue, take or re-encrypt with the new key); the rest

@@ -1,5 +1,5 @@
 /**
- * The `stateHash` of a run (DESIGN.md section 4): a SHA-256 over the final tables in which key
+ * The `stateHash` of a run (docs/scenarios.md, Output and reproducibility): a SHA-256 over the final tables in which key
  * material and generated ids are replaced by stable labels (`Finance#v2` for a thumbprint,
  * `machine:FIN-01` for an id), so that the same scenario and seed give the same hash on any machine,
  * although every key is fresh and random, and a replay of the log gives it again.

@@ -1,5 +1,5 @@
 /**
- * The EventStoreDB store (DESIGN.md section 5), on @eventstore/db-client 6.x over gRPC.
+ * The EventStoreDB store (docs/eventstoredb.md), on @eventstore/db-client 6.x over gRPC.
  *
  * Our port wants global positions contiguous from 1 and a hash chain by position; ESDB's `$all`
  * positions (commit/prepare offsets in its transaction file) are neither contiguous nor ours to

@@ -1,5 +1,5 @@
 /**
- * The embedded default event store: one SQLite file through better-sqlite3 (DESIGN.md sections 5, 8).
+ * The embedded default event store: one SQLite file through better-sqlite3 (docs/architecture.md).
  *
  * - Every append runs its expected-revision check, the read of the previous head hash, the hashing
  *   and the inserts inside one `BEGIN IMMEDIATE` transaction: the write lock is taken before the

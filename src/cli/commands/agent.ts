@@ -1,6 +1,6 @@
 /**
  * `rekey agent --server URL --name NAME [--keystore FILE] [--once]`: the machine side as a process
- * (DESIGN.md section 7). It joins its group (the group password from REKEY_GROUP_PASSWORD, standard
+ * (docs/operations.md). It joins its group (the group password from REKEY_GROUP_PASSWORD, standard
  * input or a prompt; never the command line), checks in every interval of service time, takes or
  * issues renewal keys, runs connections on request, and rejoins with --rejoin. Its key store is a
  * file of its own, encrypted under the machine passphrase (REKEY_MACHINE_PASSPHRASE or a prompt).

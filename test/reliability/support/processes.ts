@@ -101,7 +101,7 @@ export async function pool<T>(tasks: readonly (() => Promise<T>)[], limit: numbe
   return results;
 }
 
-/** The CLI's error contract (DESIGN.md section 7) on one finished run; returns the error code, or null for success. */
+/** The CLI's error contract (docs/contract.md, section 4) on one finished run; returns the error code, or null for success. */
 export function cliOutcome(run: CliRun): { ok: true } | { ok: false; code: string; message: string } {
   return run.status === 0 ? { ok: true } : parseCliError(run);
 }
