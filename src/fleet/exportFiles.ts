@@ -13,7 +13,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { parseJsonText } from '../simulation/loader/jsonText.js';
 import { DO_NOT_MODIFY, IMPORT_TABLES, INSTANT_COLUMNS, MINUTE_COLUMNS, detectTable, logicalColumn, type ImportTable } from './columns.js';
 import { delimiterName, detectDialect, parseCsv, type CsvDelimiter } from './csv.js';
-import { CANDIDATE_LOCALES, DEFAULT_LOCALE, DEFAULT_TIME_ZONE, parseExportInstant, parseLocalWholeNumber, type ValueFormat } from './localeValues.js';
+import { CANDIDATE_LOCALES, DEFAULT_LOCALE, DEFAULT_TIME_ZONE, parseExportInstant, parseMinutes, type ValueFormat } from './localeValues.js';
 import { decodeExportBytes, type TextEncoding } from './textDecoding.js';
 
 /** Refuses export files larger than this before reading them (256 MiB). */
@@ -53,7 +53,9 @@ export interface ExportFile {
   readonly delimiter?: string;
   /** The locale its localized dates and numbers were read in, and where that choice came from. */
   readonly locale: string;
-  readonly localeSource: '--locale' | 'inferred from the file' | 'default';
+  readonly localeSource: '--locale' | 'inferred from the file' | 'inferred from the files' | 'default';
+  /** CSV with localized cells: every candidate locale in which all of them read (en-US first). */
+  readonly fittingLocales?: readonly string[];
   /** Columns (and annotations) of the file that rekey does not read, once each, in file order. */
   readonly ignoredColumns: readonly string[];
   /** A Web API page's `@odata.nextLink`: more rows follow in another page. */
@@ -237,6 +239,7 @@ function readCsv(file: string, text: string, encoding: TextEncoding, options: Re
     export: {
       file, format: 'csv', table, rows, rowCount: records.length, problems, encoding, delimiter: delimiterLabel(dialect.delimiter),
       locale: format.value.locale, localeSource: format.source, ignoredColumns: ignored,
+      ...(format.fitting !== undefined ? { fittingLocales: format.fitting } : {}),
     },
   };
 }
@@ -249,8 +252,10 @@ function delimiterLabel(delimiter: CsvDelimiter): string {
  * The locale a CSV's dates and numbers are written in: `--locale` when given; else the first of
  * CANDIDATE_LOCALES (en-US first) in which every instant and minute cell of the file reads; en-US
  * when none does (the row problems then say which cells are wrong) or when nothing is localized.
+ * The importer then settles one locale for all the files of an import (`commonLocale`): a groups
+ * file whose dates all read both ways ("10/01/2026") takes the locale its machines file proves.
  */
-function csvFormat(records: readonly (readonly string[])[], columns: readonly (string | null)[], options: ReadOptions): { value: ValueFormat; source: ExportFile['localeSource'] } {
+function csvFormat(records: readonly (readonly string[])[], columns: readonly (string | null)[], options: ReadOptions): { value: ValueFormat; source: ExportFile['localeSource']; fitting?: readonly string[] } {
   const timeZone = options.timeZone ?? DEFAULT_TIME_ZONE;
   if (options.locale !== undefined) return { value: { locale: options.locale, timeZone }, source: '--locale' };
   const instants: string[] = [];
@@ -265,12 +270,26 @@ function csvFormat(records: readonly (readonly string[])[], columns: readonly (s
     });
   }
   if (instants.length === 0 && numbers.length === 0) return { value: { locale: DEFAULT_LOCALE, timeZone }, source: 'default' };
-  for (const locale of CANDIDATE_LOCALES) {
+  const fitting = CANDIDATE_LOCALES.filter((locale) => {
     const format = { locale, timeZone };
-    const reads = instants.every((t) => parseExportInstant(t, format) !== undefined) && numbers.every((t) => parseLocalWholeNumber(t.replace(/\s*(minutes?|mins?)$/i, ''), locale) !== undefined);
-    if (reads) return { value: format, source: locale === DEFAULT_LOCALE ? 'default' : 'inferred from the file' };
-  }
-  return { value: { locale: DEFAULT_LOCALE, timeZone }, source: 'default' };
+    return instants.every((t) => parseExportInstant(t, format) !== undefined) && numbers.every((t) => parseMinutes(t, locale) !== undefined);
+  });
+  const locale = fitting[0] ?? DEFAULT_LOCALE;
+  return { value: { locale, timeZone }, source: locale === DEFAULT_LOCALE ? 'default' : 'inferred from the file', fitting };
+}
+
+/**
+ * The one locale for every localized CSV of an import: the first of CANDIDATE_LOCALES in which all
+ * the files that read in some locale read; undefined when every file already chose it, or when
+ * they share none. A file that reads in no locale (a bad date) is then read in it too, so that its
+ * problems name the locale its sibling files prove.
+ */
+export function commonLocale(exports: readonly ExportFile[]): string | undefined {
+  const fitting = exports.filter((f) => f.fittingLocales !== undefined && f.fittingLocales.length > 0);
+  if (fitting.length === 0) return undefined;
+  const locale = CANDIDATE_LOCALES.find((l) => fitting.every((f) => f.fittingLocales!.includes(l)));
+  if (locale === undefined || exports.every((f) => f.fittingLocales === undefined || f.locale === locale)) return undefined;
+  return locale;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -14,7 +14,7 @@ import { connectionStream, groupStream } from '../engine/streams.js';
 import { toNewEvent } from '../engine/codec.js';
 import { STORE_NOT_EMPTY } from '../simulation/simulator.js';
 import type { EventStore, NewEvent } from '../store/port.js';
-import { describeWhere, readExportFile, type ExportFile, type ImportProblem, type ReadOptions } from './exportFiles.js';
+import { commonLocale, describeWhere, readExportFile, type ExportFile, type ImportProblem, type ReadOptions } from './exportFiles.js';
 import { observeFleet, type ObservedFleet } from './observe.js';
 import { partialProblems, partialTables, type PartialTable } from './pages.js';
 
@@ -58,7 +58,14 @@ export function readFleet(files: readonly string[], options: ImportOptions = {})
     else fileProblems.push(read.problem);
   }
   if (fileProblems.length > 0) throw importInvalid(fileProblems, 'cannot be imported');
-  return observeExports(exports, options);
+  // One locale for the files of one export: re-read those that chose another (they fit it too).
+  const locale = options.locale === undefined ? commonLocale(exports) : undefined;
+  const settled = locale === undefined ? exports : exports.map((file) => {
+    if (file.fittingLocales === undefined || file.locale === locale) return file;
+    const again = readExportFile(file.file, { ...options, locale });
+    return again.ok ? { ...again.export, localeSource: 'inferred from the files' as const } : file;
+  });
+  return observeExports(settled, options);
 }
 
 /** Checks exports already read (files, or pages `import --from` fetched) and works out the fleet. */

@@ -294,7 +294,8 @@ export function observeFleet(exports: readonly ExportFile[], options: ObserveOpt
       const primaryCell = r.publicKey('primarypublickey');
       const secondaryCell = r.publicKey('secondarypublickey');
       // A certificate in primarypublickey dates the key when keycreationdate is not exported.
-      const keyCreatedAt = r.has('keycreationdate') || primaryCell?.notBefore === undefined ? r.instant('keycreationdate', false) : primaryCell.notBefore;
+      const givenCreation = r.instant('keycreationdate', false);
+      const keyCreatedAt = givenCreation === null ? primaryCell?.notBefore ?? null : givenCreation;
       // primarypublickey is "Internal Use Only" and in no default view: without it, the key is
       // named after its group, so that its dates (keycreationdate) still drive the forecast.
       const primary = primaryCell === null && typeof keyCreatedAt === 'number' ? unexportedKey(row) : primaryCell?.thumbprint;
