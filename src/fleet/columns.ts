@@ -118,7 +118,7 @@ const DISTINCTIVE: Readonly<Record<ImportTable, readonly string[]>> = {
 
 /** Key columns each table needs (beyond `name`); the rest may be absent. */
 export const REQUIRED: Readonly<Record<ImportTable, readonly string[]>> = {
-  flowmachinegroups: ['flowmachinegroupid', 'name', 'keycreationdate', 'keyvalidityperiod', 'keyexpirygraceperiod', 'primarypublickey'],
+  flowmachinegroups: ['flowmachinegroupid', 'name', 'keyvalidityperiod', 'keyexpirygraceperiod'],
   flowmachines: ['flowmachineid', 'name', 'agentversion', '_flowmachinegroupid_value'],
   desktopflowconnections: ['connectionid', 'name', 'targettype', 'targetname', 'keythumbprints'],
 };
