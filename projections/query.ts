@@ -6,7 +6,7 @@ import type { Instant } from '../src/domain/time.js';
 import { runQuery, type Row } from '../src/query/index.js';
 import type { EventStore } from '../src/store/port.js';
 import type { ReadModel } from './readModel.js';
-import { COLUMNS, requireTable, type TableName } from './tables.js';
+import { CHOICES, COLUMNS, requireTable, type TableName } from './tables.js';
 import { projectionAt } from './timeTravel.js';
 
 export interface QueryTableOptions {
@@ -47,19 +47,24 @@ export async function queryTable(options: QueryTableOptions): Promise<ODataRespo
     orderby: options.orderby,
     top: options.top,
     count: options.count,
+    // A choice column's filter takes its label too: keydeliverystatus eq 'PendingNewKey'.
+    choices: CHOICES[table],
   };
   runQuery({ ...request, rows: [] }); // validates every option first
   const source = options.readModel ?? options.store;
   if (!source) throw new TypeError('queryTable needs a readModel or a store');
   let rows: Row[];
+  /** The instant the rows are rendered at: relative query functions (LastXDays) count from it. */
+  let now: number | undefined;
   if (options.readModel && options.asOf === undefined && options.position === undefined) {
-    await options.readModel.sync();
+    now = (await options.readModel.sync()).instant ?? undefined;
     rows = options.readModel.rows(table);
   } else {
     const { projection, renderAt } = await projectionAt(source, { asOf: options.asOf, position: options.position });
+    now = renderAt ?? undefined;
     rows = projection.rows(table, renderAt);
   }
-  const result = runQuery({ ...request, rows });
+  const result = runQuery({ ...request, rows, now });
   const response: { '@odata.context': string; value: Row[]; '@odata.count'?: number } = {
     '@odata.context': `$metadata#${table}`,
     value: result.value,

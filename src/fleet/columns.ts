@@ -1,9 +1,16 @@
 /**
  * The columns `rekey import` reads (docs/model.md, Tables): the logical names `rekey query --json`
- * prints, and the display names a Dataverse or Excel export uses ("Key Creation Date", "Group Key
- * Validity Period", "Machine Key Delivery Status", ...). Names are matched case-insensitively and
- * without spaces, underscores or punctuation, so "Key Creation Date", "keycreationdate" and
- * "KEY_CREATION_DATE" are the same column.
+ * prints, the Web API's lookup properties (`_rotationstartedby_value`), and the display names
+ * Microsoft's table reference gives them, as "Export to Excel" writes them in its header ("Key
+ * Creation Date", "Group Key Validity Period", "Machine Key Delivery Status", "Machine Key Received
+ * Date", "Group Password Changed Date", "Group Rotation Started By", ...; see
+ * https://learn.microsoft.com/en-us/power-apps/developer/data-platform/reference/entities/flowmachinegroup
+ * and .../entities/flowmachine). Export to Excel's hidden "(Do Not Modify) <table>" column holds
+ * the row's id, "(Do Not Modify) Modified On" its modifiedon; "(Do Not Modify) Row Checksum" means
+ * nothing here. Names are matched case-insensitively and without spaces, underscores or
+ * punctuation, so "Key Creation Date", "keycreationdate" and "KEY_CREATION_DATE" are the same column.
+ * Any other column (Dataverse's system columns: versionnumber, _ownerid_value, hostingtype, ...)
+ * is no business of a renewal: it is ignored, and the import lists it once.
  */
 import { CHOICES, COLUMNS } from '../../projections/index.js';
 
@@ -23,8 +30,11 @@ const ALIASES: Readonly<Record<ImportTable, Readonly<Record<string, string>>>> =
     'Key Expiry Grace Period': 'keyexpirygraceperiod',
     'Validity Period': 'keyvalidityperiod',
     'Password Changed Date': 'passwordchangeddate',
+    'Group Password Changed Date': 'passwordchangeddate',
     'Password Changed On': 'passwordchangeddate',
     'Rotation Started By': 'rotationstartedby',
+    'Group Rotation Started By': 'rotationstartedby',
+    _rotationstartedby_value: 'rotationstartedby',
     'Primary Public Key': 'primarypublickey',
     'Secondary Public Key': 'secondarypublickey',
     Status: 'statecode',
@@ -42,6 +52,7 @@ const ALIASES: Readonly<Record<ImportTable, Readonly<Record<string, string>>>> =
     'Machine Key Delivery Status': 'keydeliverystatus',
     'Key Delivery Status': 'keydeliverystatus',
     'Key Received Date': 'keyreceiveddate',
+    'Machine Key Received Date': 'keyreceiveddate',
     'Last Heartbeat Date': 'lastheartbeatdate',
     'Last Heartbeat': 'lastheartbeatdate',
     Status: 'statecode',
@@ -62,6 +73,16 @@ const ALIASES: Readonly<Record<ImportTable, Readonly<Record<string, string>>>> =
   },
 };
 
+/** Export to Excel's hidden columns: `(Do Not Modify) Flow Machine` and the like. */
+export const DO_NOT_MODIFY = /^\(Do Not Modify\)\s*/i;
+
+/** Columns holding instants and whole minutes: the cells a locale changes. */
+export const INSTANT_COLUMNS: ReadonlySet<string> = new Set([
+  'keycreationdate', 'passwordchangeddate', 'createdon', 'modifiedon', 'rekey_keyexpirydate', 'rekey_nextrenewaldate',
+  'rekey_renewalendsat', 'keyreceiveddate', 'lastheartbeatdate', 'lastuseddate', 'reencrypteddate',
+]);
+export const MINUTE_COLUMNS: ReadonlySet<string> = new Set(['keyvalidityperiod', 'keyexpirygraceperiod']);
+
 export function normalizeColumn(name: string): string {
   return name.toLowerCase().replace(/[^a-z0-9]/g, '');
 }
@@ -76,7 +97,16 @@ const LOOKUP: Readonly<Record<ImportTable, ReadonlyMap<string, string>>> = Objec
 
 /** The logical column a header names in this table, or undefined when the table has no such column. */
 export function logicalColumn(table: ImportTable, header: string): string | undefined {
-  return LOOKUP[table].get(normalizeColumn(header));
+  return LOOKUP[table].get(normalizeColumn(header.replace(DO_NOT_MODIFY, '')));
+}
+
+/** The table whose id an Export to Excel `(Do Not Modify) <table display name>` column holds. */
+export function doNotModifyTable(header: string): ImportTable | undefined {
+  if (!DO_NOT_MODIFY.test(header)) return undefined;
+  const name = normalizeColumn(header.replace(DO_NOT_MODIFY, ''));
+  if (name === 'flowmachinegroup') return 'flowmachinegroups';
+  if (name === 'flowmachine') return 'flowmachines';
+  return undefined;
 }
 
 /** Columns that only this table has: they tell which table a file holds. */
@@ -88,7 +118,7 @@ const DISTINCTIVE: Readonly<Record<ImportTable, readonly string[]>> = {
 
 /** Key columns each table needs (beyond `name`); the rest may be absent. */
 export const REQUIRED: Readonly<Record<ImportTable, readonly string[]>> = {
-  flowmachinegroups: ['flowmachinegroupid', 'name', 'keycreationdate', 'keyvalidityperiod', 'keyexpirygraceperiod', 'primarypublickey'],
+  flowmachinegroups: ['flowmachinegroupid', 'name', 'keyvalidityperiod', 'keyexpirygraceperiod'],
   flowmachines: ['flowmachineid', 'name', 'agentversion', '_flowmachinegroupid_value'],
   desktopflowconnections: ['connectionid', 'name', 'targettype', 'targetname', 'keythumbprints'],
 };
@@ -98,7 +128,11 @@ export const REQUIRED: Readonly<Record<ImportTable, readonly string[]>> = {
  * name, by count; undefined when none or a tie (the caller says so).
  */
 export function detectTable(headers: readonly string[]): ImportTable | undefined {
-  const normalized = new Set(headers.map(normalizeColumn));
+  for (const header of headers) {
+    const named = doNotModifyTable(header);
+    if (named !== undefined) return named;
+  }
+  const normalized = new Set(headers.map((h) => normalizeColumn(h.replace(DO_NOT_MODIFY, ''))));
   const scores = IMPORT_TABLES.map((table) => ({
     table,
     score: DISTINCTIVE[table].filter((column) => {

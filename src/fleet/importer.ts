@@ -14,8 +14,9 @@ import { connectionStream, groupStream } from '../domain/streams.js';
 import { toNewEvent } from '../domain/codec.js';
 import { STORE_NOT_EMPTY } from '../simulation/simulator.js';
 import type { EventStore, NewEvent } from '../store/port.js';
-import { describeWhere, readExportFile, type ExportFile, type ImportProblem } from './exportFiles.js';
+import { commonLocale, describeWhere, readExportFile, type ExportFile, type ImportProblem, type ReadOptions } from './exportFiles.js';
 import { observeFleet, type ObservedFleet } from './observe.js';
+import { partialProblems, partialTables, type PartialTable } from './pages.js';
 
 export const IMPORT_INVALID = errorKind('IMPORT_INVALID', 'validation');
 /** The stream that records an import (its instant, files and what it left out); no table shows it. */
@@ -25,9 +26,11 @@ export const MAX_LISTED_IMPORT_PROBLEMS = 20;
 export const UNKNOWN_HISTORY_NOTE =
   'state observed in Dataverse exports at observedAt; the history before it is unknown (no joins, keys issued or runs are claimed) and rekey never held the private keys of the imported groups';
 
-export interface ImportOptions {
+export interface ImportOptions extends ReadOptions {
   readonly asOf?: Instant;
   readonly skipBad?: boolean;
+  /** Import a table of which some pages are missing (@odata.nextLink without its page) anyway. */
+  readonly allowPartial?: boolean;
 }
 
 export interface ImportReport {
@@ -41,6 +44,8 @@ export interface ImportReport {
   readonly events: number;
   /** The problems found; with --skip-bad, the rows they name were left out. */
   readonly skipped: readonly (ImportProblem & { readonly where: string })[];
+  /** Tables only partly in the files, imported as they are (--allow-partial). */
+  readonly partial: readonly PartialTable[];
 }
 
 /** Reads and checks the files; throws IMPORT_INVALID listing every problem when any (and not skipBad). */
@@ -48,11 +53,25 @@ export function readFleet(files: readonly string[], options: ImportOptions = {})
   const exports: ExportFile[] = [];
   const fileProblems: ImportProblem[] = [];
   for (const file of files) {
-    const read = readExportFile(file);
+    const read = readExportFile(file, options);
     if (read.ok) exports.push(read.export);
     else fileProblems.push(read.problem);
   }
   if (fileProblems.length > 0) throw importInvalid(fileProblems, 'cannot be imported');
+  // One locale for the files of one export: re-read those that chose another (they fit it too).
+  const locale = options.locale === undefined ? commonLocale(exports) : undefined;
+  const settled = locale === undefined ? exports : exports.map((file) => {
+    if (file.fittingLocales === undefined || file.locale === locale) return file;
+    const again = readExportFile(file.file, { ...options, locale });
+    return again.ok ? { ...again.export, localeSource: 'inferred from the files' as const } : file;
+  });
+  return observeExports(settled, options);
+}
+
+/** Checks exports already read (files, or pages `import --from` fetched) and works out the fleet. */
+export function observeExports(exports: readonly ExportFile[], options: ImportOptions = {}): ObservedFleet {
+  const partial = partialTables(exports);
+  if (partial.length > 0 && !options.allowPartial) throw importInvalid(partialProblems(partial), 'is incomplete (nothing was imported)');
   const fleet = observeFleet(exports, options);
   if (fleet.problems.length > 0 && !options.skipBad) throw importInvalid(fleet.problems, 'has bad rows (nothing was imported; --skip-bad imports the good rows)');
   if (fleet.groups.length === 0 && fleet.loneMachines.length === 0) {
@@ -62,7 +81,7 @@ export function readFleet(files: readonly string[], options: ImportOptions = {})
   if (exports.every((file) => file.table !== 'flowmachinegroups')) {
     throw new RekeyError(IMPORT_INVALID, 'no flowmachinegroups export among the files; expected the groups beside their machines', {}, 'validation');
   }
-  return fleet;
+  return { ...fleet, partial };
 }
 
 export function importInvalid(problems: readonly ImportProblem[], what: string): RekeyError {
@@ -93,6 +112,7 @@ export function importEvents(fleet: ObservedFleet): { stream: string; events: Ne
         connections: fleet.connections.map((c) => c.name),
         ignoredMachines: fleet.loneMachines.map((m) => m.name),
         skippedRows: fleet.problems.map((p) => ({ where: describeWhere(p), reason: p.reason })),
+        ...(fleet.partial !== undefined && fleet.partial.length > 0 ? { partialTables: fleet.partial.map((p) => ({ ...p })) } : {}),
         historyBefore: 'unknown',
         note: UNKNOWN_HISTORY_NOTE,
       },
@@ -183,5 +203,6 @@ export function importReport(fleet: ObservedFleet, events: number): ImportReport
     ignoredMachines: fleet.loneMachines.map((m) => m.name),
     events,
     skipped: fleet.problems.map((p) => ({ ...p, where: describeWhere(p) })),
+    partial: fleet.partial ?? [],
   };
 }

@@ -11,9 +11,12 @@ import type { ImportedKeyFacts, MachineKeyDeliveryStatus } from '../domain/event
 import { MAX_MACHINES_PER_GROUP } from '../domain/group/errors.js';
 import { NAME_PATTERN, NAME_RULE } from '../domain/names.js';
 import { checkGrace, checkValidity } from '../domain/periods.js';
-import { MS_PER_MINUTE, parseInstant, plusMinutes, toIso, type Instant } from '../domain/time.js';
+import { MS_PER_MINUTE, plusMinutes, toIso, type Instant } from '../domain/time.js';
 import { REQUIRED, choiceCode, choiceList, type ImportTable } from './columns.js';
+import { exampleInstant, exampleNumber, parseExportInstant, parseMinutes } from './localeValues.js';
+import { readPublicKeyCell, type PublicKeyCell } from './publicKeyCell.js';
 import type { ExportFile, ExportRow, ImportProblem } from './exportFiles.js';
+import type { PartialTable } from './pages.js';
 
 export interface ObservedGroup {
   readonly source: string;
@@ -76,7 +79,24 @@ export interface ObservedFleet {
   readonly loneMachines: readonly ObservedMachine[];
   /** Every problem found; with skipBad, the rows they name were left out. */
   readonly problems: readonly ImportProblem[];
-  readonly files: readonly { readonly file: string; readonly table: ImportTable; readonly rows: number; readonly imported: number; readonly skipped: number }[];
+  readonly files: readonly ObservedFile[];
+  /** Tables only partly in the files (set by the importer; imported only with --allow-partial). */
+  readonly partial?: readonly PartialTable[];
+}
+
+/** What the import read from one file: counts, and how it read it. */
+export interface ObservedFile {
+  readonly file: string;
+  readonly table: ImportTable;
+  readonly rows: number;
+  readonly imported: number;
+  readonly skipped: number;
+  readonly encoding: string;
+  readonly delimiter?: string;
+  readonly locale: string;
+  readonly localeSource: string;
+  /** Columns rekey does not read (Dataverse's system columns, annotations), once each. */
+  readonly ignoredColumns: readonly string[];
 }
 
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -136,25 +156,34 @@ class RowReader {
     return value;
   }
 
+  /** primarypublickey / secondarypublickey: a thumbprint, certificate or public key (publicKeyCell.ts). */
+  publicKey(column: string): Extract<PublicKeyCell, { ok: true }> | null | undefined {
+    const value = this.raw(column);
+    if (value === null) return null;
+    if (typeof value !== 'string') return this.add(column, `${show(value)} is not text; expected a thumbprint, a certificate or a public key`);
+    const cell = readPublicKeyCell(value);
+    if (!cell.ok) return this.add(column, `${show(value)} ${cell.reason}`);
+    return cell;
+  }
+
   instant(column: string, required: boolean): Instant | null | undefined {
-    const value = required ? this.present(column, 'an ISO-8601 instant such as 2030-06-01T00:00:00Z') : this.raw(column);
+    const { locale, timeZone } = this.row.format;
+    const expected = `an instant: ISO-8601 such as 2030-06-01T18:30:00Z or 2030-06-01 18:30:00, or a date as ${locale} writes it, such as ${JSON.stringify(exampleInstant(locale))}${timeZone === 'UTC' ? '' : ` (in ${timeZone})`}`;
+    const value = required ? this.present(column, expected) : this.raw(column);
     if (value === undefined) return undefined;
     if (value === null) return null;
-    if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}/.test(value)) {
-      return this.add(column, `${show(value)} is not an ISO-8601 instant; expected e.g. 2030-06-01T00:00:00Z`);
-    }
-    try {
-      return parseInstant(value.includes('T') ? value : `${value}T00:00:00Z`);
-    } catch {
-      return this.add(column, `${show(value)} is not an ISO-8601 instant; expected e.g. 2030-06-01T00:00:00Z`);
-    }
+    const at = typeof value === 'string' ? parseExportInstant(value, this.row.format) : undefined;
+    if (at === undefined) return this.add(column, `${show(value)} is not ${expected}`);
+    return at;
   }
 
   minutes(column: string, check: (minutes: number) => number): number | undefined {
-    const value = this.present(column, 'a whole number of minutes');
+    const locale = this.row.format.locale;
+    const expected = `a whole number of minutes (such as ${exampleNumber(locale)} in ${locale}, or "365 days")`;
+    const value = this.present(column, expected);
     if (value === undefined) return undefined;
-    const number = typeof value === 'number' ? value : typeof value === 'string' && /^-?\d{1,16}$/.test(value.trim()) ? Number(value.trim()) : Number.NaN;
-    if (!Number.isSafeInteger(number)) return this.add(column, `${show(value)} is not a whole number of minutes`);
+    const number = typeof value === 'number' ? value : typeof value === 'string' ? parseMinutes(value, locale) ?? Number.NaN : Number.NaN;
+    if (!Number.isSafeInteger(number)) return this.add(column, `${show(value)} is not ${expected}`);
     try {
       return check(number);
     } catch (error) {
@@ -211,6 +240,12 @@ class RowReader {
   }
 }
 
+/** The stand-in name of a primary key whose primarypublickey the export left out. */
+function unexportedKey(row: ExportRow): string {
+  const id = row.cells.get('flowmachinegroupid');
+  return `unexported-primary-key-of-${typeof id === 'string' ? id.replace(/^\{(.*)\}$/, '$1') : 'group'}`;
+}
+
 function show(value: unknown): string {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 40)}... (${text.length} characters)` : text;
@@ -256,12 +291,17 @@ export function observeFleet(exports: readonly ExportFile[], options: ObserveOpt
       for (const key of [row.cells.get('flowmachinegroupid'), row.cells.get('name')]) if (typeof key === 'string') groupKeys.add(key);
       const validity = r.minutes('keyvalidityperiod', checkValidity);
       const grace = validity === undefined ? r.minutes('keyexpirygraceperiod', (g) => g) : r.minutes('keyexpirygraceperiod', (g) => checkGrace(g, validity));
-      const keyCreatedAt = r.instant('keycreationdate', false);
-      const primary = r.text('primarypublickey', false);
-      const secondary = r.text('secondarypublickey', false);
+      const primaryCell = r.publicKey('primarypublickey');
+      const secondaryCell = r.publicKey('secondarypublickey');
+      // A certificate in primarypublickey dates the key when keycreationdate is not exported.
+      const givenCreation = r.instant('keycreationdate', false);
+      const keyCreatedAt = givenCreation === null ? primaryCell?.notBefore ?? null : givenCreation;
+      // primarypublickey is "Internal Use Only" and in no default view: without it, the key is
+      // named after its group, so that its dates (keycreationdate) still drive the forecast.
+      const primary = primaryCell === null && typeof keyCreatedAt === 'number' ? unexportedKey(row) : primaryCell?.thumbprint;
+      const secondary = secondaryCell === null ? null : secondaryCell?.thumbprint;
       if (keyCreatedAt === null && typeof primary === 'string') r.problem('keycreationdate', 'is empty but primarypublickey is set; expected the creation date of the primary key');
-      if (typeof keyCreatedAt === 'number' && primary === null) r.problem('primarypublickey', 'is empty but keycreationdate is set; expected the thumbprint of the primary key');
-      if (typeof secondary === 'string' && primary === null) r.problem('secondarypublickey', 'is set but primarypublickey is empty; a retiring key needs a primary one');
+      if (typeof secondary === 'string' && (primaryCell === null || keyCreatedAt === null)) r.problem('secondarypublickey', 'is set but primarypublickey or keycreationdate is empty; a retiring key needs a primary one');
       const statecode = r.choice('statecode');
       const statuscode = r.choice('statuscode');
       const passwordChangedAt = r.instant('passwordchangeddate', false);
@@ -279,6 +319,8 @@ export function observeFleet(exports: readonly ExportFile[], options: ObserveOpt
         r.problem('statuscode', `${statuscode} does not go with statecode ${statecode}; expected statecode 0 with statuscode 1 (Active) or statecode 1 with statuscode 4 (KeyExpired)`);
       }
       let keyValidity = validity;
+      const certificateMinutes = primaryCell?.notAfter !== undefined && primaryCell.notBefore !== undefined ? (primaryCell.notAfter - primaryCell.notBefore) / MS_PER_MINUTE : undefined;
+      if (expiry === null && certificateMinutes !== undefined && Number.isInteger(certificateMinutes) && certificateMinutes > 0) keyValidity = certificateMinutes;
       if (typeof expiry === 'number' && typeof keyCreatedAt === 'number') {
         const minutes = (expiry - keyCreatedAt) / MS_PER_MINUTE;
         if (!Number.isInteger(minutes) || minutes <= 0) r.problem('rekey_keyexpirydate', `${toIso(expiry)} is not a whole number of minutes after keycreationdate ${toIso(keyCreatedAt)}`);
@@ -438,7 +480,11 @@ export function observeFleet(exports: readonly ExportFile[], options: ObserveOpt
   const keep = (row: ExportRow) => !badRows.has(row) && (options.skipBad === true || !badFiles.has(row.file));
   const files = exports.map((file) => {
     const imported = file.rows.filter(keep).length;
-    return { file: file.file, table: file.table, rows: file.rowCount, imported, skipped: file.rowCount - imported };
+    return {
+      file: file.file, table: file.table, rows: file.rowCount, imported, skipped: file.rowCount - imported,
+      encoding: file.encoding, ...(file.delimiter !== undefined ? { delimiter: file.delimiter } : {}),
+      locale: file.locale, localeSource: file.localeSource, ignoredColumns: file.ignoredColumns,
+    };
   });
 
   const plans: ImportedGroupPlan[] = [];

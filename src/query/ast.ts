@@ -23,12 +23,23 @@ export interface ColumnRef {
 
 export type Operand = ColumnRef | Literal;
 
+/** Dataverse's query functions rekey evaluates (Microsoft.Dynamics.CRM.<name>). */
+export const QUERY_FUNCTIONS = ['On', 'OnOrBefore', 'OnOrAfter', 'LastXDays', 'NextXDays', 'LastXHours', 'NextXHours', 'Today', 'Yesterday', 'Tomorrow', 'In', 'NotIn'] as const;
+export type QueryFunction = (typeof QUERY_FUNCTIONS)[number];
+export const QUERY_FUNCTION_PREFIX = 'Microsoft.Dynamics.CRM.';
+
 export type FilterAst =
   | { readonly kind: 'and'; readonly operands: readonly FilterAst[] }
   | { readonly kind: 'or'; readonly operands: readonly FilterAst[] }
   | { readonly kind: 'not'; readonly operand: FilterAst }
   | { readonly kind: 'compare'; readonly op: ComparisonOperator; readonly left: Operand; readonly right: Operand }
-  | { readonly kind: 'function'; readonly name: StringFunction; readonly column: string; readonly value: string };
+  | { readonly kind: 'function'; readonly name: StringFunction; readonly column: string; readonly value: string }
+  /**
+   * A Dataverse query function on a column: `values` are its PropertyValue (an instant for On..,
+   * a count for LastXDays..) or PropertyValues (In, NotIn). Relative ones are evaluated against
+   * the instant of the read (the as-of instant), never the wall clock.
+   */
+  | { readonly kind: 'query'; readonly name: QueryFunction; readonly column: string; readonly values: readonly Literal[] };
 
 /** The columns a filter reads, in order of first appearance. */
 export function filterColumns(ast: FilterAst): string[] {
@@ -46,6 +57,7 @@ export function filterColumns(ast: FilterAst): string[] {
         for (const side of [node.left, node.right]) if (side.kind === 'column') seen.add(side.name);
         return;
       case 'function':
+      case 'query':
         seen.add(node.column);
         return;
     }

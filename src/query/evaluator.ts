@@ -11,7 +11,7 @@
  */
 import type { ComparisonOperator, FilterAst, Operand } from './ast.js';
 import type { Row } from './columns.js';
-import { parseInstant } from './instant.js';
+import { parseInstant, parseInstantLiteral } from './instant.js';
 
 type Value =
   | { readonly t: 'null' }
@@ -121,14 +121,71 @@ function compare(op: ComparisonOperator, a: Value, b: Value): boolean {
   }
 }
 
-export function evaluateFilter(ast: FilterAst, row: Row): boolean {
+/** What a filter is evaluated against beside the row: the instant of the read, for relative functions. */
+export interface FilterContext {
+  /** Epoch milliseconds of the read's as-of instant (LastXDays, Today, ... count from it). */
+  readonly now?: number;
+}
+
+const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
+const startOfDay = (ms: number) => Math.floor(ms / DAY_MS) * DAY_MS;
+
+/**
+ * Dataverse's query functions, on UTC days (rekey's instants are UTC):
+ * On: the same day; OnOrBefore: up to the end of that day; OnOrAfter: from its start;
+ * LastXDays: from the start of the day X days before the read's day up to the read's instant;
+ * NextXDays: from the read's instant to the end of the day X days after; Last/NextXHours: X hours
+ * either side; Today/Yesterday/Tomorrow: the read's day, the one before, the one after;
+ * In/NotIn: equal to one of the values / to none. A relative function without an instant, or on a
+ * column that holds no instant, is false.
+ */
+function evaluateQuery(ast: Extract<FilterAst, { kind: 'query' }>, row: Row, context: FilterContext): boolean {
+  const raw = Object.prototype.hasOwnProperty.call(row, ast.column) ? row[ast.column] : undefined;
+  const cell = fromRow(raw);
+  if (ast.name === 'In' || ast.name === 'NotIn') {
+    const found = ast.values.some((value) => compare('eq', cell, resolve(value, row)));
+    return ast.name === 'In' ? found : cell.t !== 'null' && !found;
+  }
+  const at = timeOf(cell);
+  if (at === undefined) return false;
+  const value = ast.values[0];
+  const given = value === undefined ? undefined : value.type === 'instant' ? value.time : value.type === 'string' ? parseInstantLiteral(value.value) : value.type === 'number' ? value.value : undefined;
+  const now = context.now;
+  switch (ast.name) {
+    case 'On':
+      return given !== undefined && startOfDay(at) === startOfDay(given);
+    case 'OnOrBefore':
+      return given !== undefined && at < startOfDay(given) + DAY_MS;
+    case 'OnOrAfter':
+      return given !== undefined && at >= startOfDay(given);
+    case 'LastXDays':
+      return now !== undefined && given !== undefined && at >= startOfDay(now) - given * DAY_MS && at <= now;
+    case 'NextXDays':
+      return now !== undefined && given !== undefined && at >= now && at < startOfDay(now) + (given + 1) * DAY_MS;
+    case 'LastXHours':
+      return now !== undefined && given !== undefined && at >= now - given * HOUR_MS && at <= now;
+    case 'NextXHours':
+      return now !== undefined && given !== undefined && at >= now && at <= now + given * HOUR_MS;
+    case 'Today':
+      return now !== undefined && startOfDay(at) === startOfDay(now);
+    case 'Yesterday':
+      return now !== undefined && startOfDay(at) === startOfDay(now) - DAY_MS;
+    case 'Tomorrow':
+      return now !== undefined && startOfDay(at) === startOfDay(now) + DAY_MS;
+  }
+}
+
+export function evaluateFilter(ast: FilterAst, row: Row, context: FilterContext = {}): boolean {
   switch (ast.kind) {
     case 'and':
-      return ast.operands.every((operand) => evaluateFilter(operand, row));
+      return ast.operands.every((operand) => evaluateFilter(operand, row, context));
     case 'or':
-      return ast.operands.some((operand) => evaluateFilter(operand, row));
+      return ast.operands.some((operand) => evaluateFilter(operand, row, context));
     case 'not':
-      return !evaluateFilter(ast.operand, row);
+      return !evaluateFilter(ast.operand, row, context);
+    case 'query':
+      return evaluateQuery(ast, row, context);
     case 'compare':
       return compare(ast.op, resolve(ast.left, row), resolve(ast.right, row));
     case 'function': {

@@ -2,7 +2,7 @@
 import { isAnnotationKey, tableColumns, type Row } from './columns.js';
 import { columnSortKeys, compareSortKeys, evaluateFilter, type SortKey } from './evaluator.js';
 import { parseCount, parseOrderBy, parseSelect, parseTop, type OrderByItem } from './options.js';
-import { parseFilter } from './parser.js';
+import { parseFilter, type ChoiceLabels } from './parser.js';
 
 export interface QueryRequest {
   /** The entity set name (flowmachines, ...), used in messages. */
@@ -15,6 +15,12 @@ export interface QueryRequest {
   readonly orderby?: string | undefined;
   readonly top?: number | string | undefined;
   readonly count?: boolean | string | undefined;
+  /** Parameter aliases of $filter (`@p1` -> its OData literal text), as the request gives them. */
+  readonly aliases?: Readonly<Record<string, string>> | undefined;
+  /** The table's choice columns (column -> code -> label): $filter accepts their labels. */
+  readonly choices?: ChoiceLabels | undefined;
+  /** The read's as-of instant (epoch ms): relative query functions (LastXDays, ...) count from it. */
+  readonly now?: number | undefined;
 }
 
 export interface QueryResult {
@@ -75,13 +81,14 @@ export function runQuery(request: QueryRequest): QueryResult {
   const { table, rows } = request;
   const columns = tableColumns(request.columns);
   // Every option is validated before any row is looked at.
-  const filter = given(request.filter) ? parseFilter(request.filter, columns, table) : undefined;
+  const filterOptions = { ...(request.aliases ? { aliases: request.aliases } : {}), ...(request.choices ? { choices: request.choices } : {}) };
+  const filter = given(request.filter) ? parseFilter(request.filter, columns, table, filterOptions) : undefined;
   const select = given(request.select) ? parseSelect(request.select, columns, table) : undefined;
   const orderby = given(request.orderby) ? parseOrderBy(request.orderby, columns, table) : undefined;
   const top = given(request.top) ? parseTop(request.top) : undefined;
   const count = given(request.count) ? parseCount(request.count) : false;
 
-  let matched: Row[] = filter === undefined ? [...rows] : rows.filter((row) => evaluateFilter(filter, row));
+  let matched: Row[] = filter === undefined ? [...rows] : rows.filter((row) => evaluateFilter(filter, row, request.now === undefined ? {} : { now: request.now }));
   const total = matched.length;
   if (orderby !== undefined) matched = sortRows(matched, orderby);
   if (top !== undefined) matched = matched.slice(0, top);

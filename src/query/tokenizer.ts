@@ -18,7 +18,9 @@ export type Token =
   | (TokenBase & { readonly type: 'number'; readonly value: number })
   | (TokenBase & { readonly type: 'instant'; readonly time: number })
   | (TokenBase & { readonly type: 'guid' })
-  | (TokenBase & { readonly type: '(' | ')' | ',' | '*' })
+  | (TokenBase & { readonly type: '(' | ')' | ',' | '*' | '[' | ']' | '=' })
+  /** A parameter alias, `@p1`, whose value the request gives beside the filter. */
+  | (TokenBase & { readonly type: 'alias' })
   | (TokenBase & { readonly type: 'invalid'; readonly reason: string })
   | (TokenBase & { readonly type: 'end' });
 
@@ -27,9 +29,11 @@ const DATE_START = /\d{4}-\d{2}-\d{2}/y;
 const INSTANT_RUN = /[0-9A-Za-z:.+-]*/y;
 const NUMBER = /-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 const WORD_RUN = /[0-9A-Za-z_.]*/y;
-const IDENTIFIER = /[A-Za-z_][A-Za-z0-9_]*/y;
+/** A column, a keyword, or a dotted function name such as Microsoft.Dynamics.CRM.On. */
+const IDENTIFIER = /[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*/y;
+const ALIAS = /@[A-Za-z_][A-Za-z0-9_]*/y;
 const WHITESPACE = /\s/;
-const PUNCTUATION = new Set(['(', ')', ',', '*']);
+const PUNCTUATION = new Set(['(', ')', ',', '*', '[', ']', '=']);
 
 function matchAt(pattern: RegExp, text: string, index: number): string | undefined {
   pattern.lastIndex = index;
@@ -59,7 +63,7 @@ export function tokenize(text: string): Token[] {
       continue;
     }
     if (PUNCTUATION.has(c)) {
-      tokens.push({ type: c as '(' | ')' | ',' | '*', text: c, index: i });
+      tokens.push({ type: c as '(' | ')' | ',' | '*' | '[' | ']' | '=', text: c, index: i });
       i++;
       continue;
     }
@@ -131,6 +135,12 @@ export function tokenize(text: string): Token[] {
       }
       tokens.push({ type: 'number', text: number, index: i, value });
       i += number.length;
+      continue;
+    }
+    const alias = matchAt(ALIAS, text, i);
+    if (alias !== undefined) {
+      tokens.push({ type: 'alias', text: alias, index: i });
+      i += alias.length;
       continue;
     }
     const identifier = matchAt(IDENTIFIER, text, i);

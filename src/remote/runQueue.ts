@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { RekeyError } from '../kernel/errors.js';
 import type { ConnectionState } from '../domain/connection/state.js';
+import { expiredConnection } from '../domain/connection/runFailures.js';
 import type { GroupState } from '../domain/group/state.js';
 import type { Engine } from '../engine/engine.js';
 import type { EngineAccess } from './engineAccess.js';
@@ -45,7 +46,8 @@ export class RunQueue {
       await engine.processDue();
       const state = engine.connection(connection); // CONNECTION_UNKNOWN
       if (state.needsFix) {
-        await engine.recordRunFailure(connection, 'CONNECTION_NEEDS_FIX', `desktop flow connection ${connection} needs fixing (Fix connection)`);
+        const failure = expiredConnection(connection);
+        await engine.recordRunFailure(connection, failure.code, failure.reason);
         return { runId: null };
       }
       const runId = randomUUID();
@@ -76,7 +78,8 @@ export class RunQueue {
       if (!targets(connection, group.name, machine)) continue;
       if (connection.needsFix) {
         this.requests.delete(request.runId);
-        await engine.recordRunFailure(request.connection, 'CONNECTION_NEEDS_FIX', `desktop flow connection ${request.connection} needs fixing (Fix connection)`);
+        const failure = expiredConnection(request.connection);
+        await engine.recordRunFailure(request.connection, failure.code, failure.reason);
         continue;
       }
       if (!connection.ciphertexts.some((c) => held.has(c.thumbprint))) continue;

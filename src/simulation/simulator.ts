@@ -13,6 +13,7 @@ import type { KeyPairSource } from '../crypto/types.js';
 import { takesPartInRenewals } from '../domain/agentVersion.js';
 import { RekeyError, isRekeyError } from '../kernel/errors.js';
 import type { GroupState } from '../domain/group/state.js';
+import { NO_MACHINE_CAN_RUN_CODE, expiredConnection } from '../domain/connection/runFailures.js';
 import { toIso, type Instant, MS_PER_MINUTE } from '../domain/time.js';
 import { MachineAgent } from '../engine/agent.js';
 import { Engine } from '../engine/engine.js';
@@ -188,7 +189,8 @@ export async function simulate(scenario: Scenario, options: SimulationOptions): 
     const state = engine.fleet.connection(connection.name);
     if (!state) return; // not created (yet, or refused): nothing to run
     if (state.needsFix) {
-      await engine.recordRunFailure(connection.name, 'CONNECTION_NEEDS_FIX', `desktop flow connection ${connection.name} needs fixing (Fix connection)`);
+      const failure = expiredConnection(connection.name);
+      await engine.recordRunFailure(connection.name, failure.code, failure.reason);
       return;
     }
     const target = connection.target;
@@ -202,7 +204,7 @@ export async function simulate(scenario: Scenario, options: SimulationOptions): 
       const reason = online.length === 0
         ? `no machine of ${target.type} ${target.name} is online`
         : `no online machine of ${target.type} ${target.name} holds a live key the credentials are encrypted to`;
-      await engine.recordRunFailure(connection.name, 'NO_MACHINE_CAN_RUN', reason);
+      await engine.recordRunFailure(connection.name, NO_MACHINE_CAN_RUN_CODE, reason);
       return;
     }
     await runner.agent.run(connection.name);

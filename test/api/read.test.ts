@@ -87,7 +87,8 @@ describe('OData under /api/data/v9.2', () => {
     expect(plain.status).toBe(200);
     expect(plain.body['@odata.context']).toBe(`${fx.url}/api/data/v9.2/$metadata#flowmachines(name,keydeliverystatus,agentversion)`);
     expect(Object.keys(plain.body)).toEqual(['@odata.context', '@odata.count', 'value']);
-    const direct = await queryTable({ store: fx.store, table: 'flowmachines', filter: "startswith(name,'FIN')", select: 'name,keydeliverystatus,agentversion', orderby: 'name desc', count: true });
+    // As in Dataverse, the primary key comes back under $select too (after the selected columns).
+    const direct = await queryTable({ store: fx.store, table: 'flowmachines', filter: "startswith(name,'FIN')", select: 'name,keydeliverystatus,agentversion,flowmachineid', orderby: 'name desc', count: true });
     expect(plain.body['@odata.count']).toBe(direct['@odata.count']);
     expect(plain.body.value.map((r: { name: string }) => r.name)).toEqual(direct.value.map((r) => r.name));
     expect(plain.body.value.map((r: { name: string }) => r.name)).toEqual(['FIN-03', 'FIN-02', 'FIN-01']);

@@ -76,7 +76,9 @@ function scanSources(): Scan {
     }
     // A subclass of RekeyError passing its code up (WrongExpectedRevisionError): its kind is the registered one.
     for (const m of text.matchAll(/super\(\s*'([A-Z][A-Z0-9_]*)'/g)) add(m[1]!, { file, kind: null });
-    for (const m of text.matchAll(/recordRunFailure\([^,()]+,\s*'([A-Z][A-Z0-9_]*)'/g)) runFailures.add(m[1]!);
+    for (const m of text.matchAll(/recordRunFailure\([^,()]+,\s*'([A-Za-z][A-Za-z0-9_]*)'/g)) runFailures.add(m[1]!);
+    // The run-failure codes' own module names every code it records as a string constant.
+    if (file.endsWith(join('connection', 'runFailures.ts'))) for (const m of text.matchAll(/export const [A-Z_]+ = '([A-Za-z][A-Za-z0-9_]*)';/g)) runFailures.add(m[1]!);
   }
   for (const { file, text } of texts) {
     for (const m of text.matchAll(/new RekeyError\(\s*(?:'([A-Z][A-Z0-9_]*)'|([A-Z][A-Z0-9_]*)\s*,)/g)) {

@@ -138,7 +138,7 @@ describe('errors of import, forecast and habits on the command line', () => {
     const db = join(dir, 'x.db');
     const file = writeJson(dir, 'g.json', { value: [{ flowmachinegroupid: 'g', name: 'A', keycreationdate: 'soon', keyvalidityperiod: 2628000, keyexpirygraceperiod: 259200, primarypublickey: 'AA' }] });
     const result = rekey(['import', file, '--db', db]);
-    expectError(result, 'IMPORT_INVALID', 2, /g\.json value\[0\]\.keycreationdate: "soon" is not an ISO-8601 instant/);
+    expectError(result, 'IMPORT_INVALID', 2, /g\.json value\[0\]\.keycreationdate: "soon" is not an instant: ISO-8601 such as 2030-06-01T18:30:00Z/);
     const withJson = rekey(['import', file, '--db', db, '--json']);
     expect(withJson.stdout).toBe('');
     expect(JSON.parse(withJson.stderr).error.code).toBe('IMPORT_INVALID');

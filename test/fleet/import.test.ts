@@ -111,25 +111,21 @@ describe('rekey import reads what rekey query prints', () => {
 });
 
 describe('malformed exports: every problem with its file, row, column and reason', () => {
-  it('an unknown column (JSON key)', () => {
-    const [p] = problems(files([{ ...GROUP, keycolour: 'blue' }]));
-    expect(p).toMatchObject({ index: 0, column: 'keycolour' });
-    expect(p!.reason).toMatch(/^is not a column of flowmachinegroups; expected its logical names/);
-  });
-
-  it('an unknown column in a CSV header refuses the whole file, --skip-bad or not', () => {
+  it('columns rekey does not read (system columns, typos) are ignored and listed once per file, JSON and CSV', () => {
+    const json = readFleet(files([{ ...GROUP, keycolour: 'blue', versionnumber: 1 }, { ...GROUP, flowmachinegroupid: 'g-2', name: 'HR', keycolour: 'red' }]));
+    expect(json.problems).toEqual([]);
+    expect(json.files[0]!.ignoredColumns).toEqual(['keycolour', 'versionnumber']);
     const dir = tempDir();
     const file = writeJson(dir, 'g.csv', 'flowmachinegroupid,name,keycreationdate,keyvalidityperiod,keyexpirygraceperiod,primarypublickey,colour\r\ng-1,A,2026-01-01T00:00:00Z,2628000,259200,AA,red\r\n');
-    const [p] = problems([file], { skipBad: true });
-    expect(p).toMatchObject({ line: 1 });
-    expect(p!.reason).toBe('column "colour" of the header is not a column of flowmachinegroups; expected flowmachinegroupid, name, keycreationdate, keyvalidityperiod, keyexpirygraceperiod, primarypublickey, ...');
+    const csv = readFleet([file]);
+    expect(csv.files[0]).toMatchObject({ ignoredColumns: ['colour'], imported: 1, delimiter: ',', encoding: 'utf-8' });
   });
 
   it('bad dates', () => {
     const list = problems(files([{ ...GROUP, keycreationdate: '2030-13-45T00:00:00Z' }], [{ ...MACHINE, lastheartbeatdate: 'yesterday' }]));
     expect(list.map((p) => [base(p), p.index, p.column, p.reason])).toEqual([
-      ['groups.json', 0, 'keycreationdate', '"2030-13-45T00:00:00Z" is not an ISO-8601 instant; expected e.g. 2030-06-01T00:00:00Z'],
-      ['machines.json', 0, 'lastheartbeatdate', '"yesterday" is not an ISO-8601 instant; expected e.g. 2030-06-01T00:00:00Z'],
+      ['groups.json', 0, 'keycreationdate', '"2030-13-45T00:00:00Z" is not an instant: ISO-8601 such as 2030-06-01T18:30:00Z or 2030-06-01 18:30:00, or a date as en-US writes it, such as "6/1/2030, 6:30 PM"'],
+      ['machines.json', 0, 'lastheartbeatdate', '"yesterday" is not an instant: ISO-8601 such as 2030-06-01T18:30:00Z or 2030-06-01 18:30:00, or a date as en-US writes it, such as "6/1/2030, 6:30 PM"'],
     ]);
   });
 
@@ -180,8 +176,8 @@ describe('malformed exports: every problem with its file, row, column and reason
       ['none.json', '{"value": []}', /^holds no rows \("value" is empty\) and no @odata.context/],
       ['context.json', '{"@odata.context": "$metadata#accounts", "value": []}', /^has @odata.context "\$metadata#accounts", which names no table rekey imports/],
       ['what.json', '{"value": [{"colour": "red"}]}', /^has columns \(colour\) that do not tell which table it holds/],
-      ['header.csv', 'name\r\n', /^has a header \(name\) that does not tell which table/],
-      ['quote.csv', 'flowmachineid,name\r\n"m-1,FIN-01\r\n', /^is not valid CSV at line 2: a quoted field is not closed/],
+      ['header.csv', 'name\r\n', /^has a header \("name"\) that does not tell which table/],
+      ['quote.csv', 'flowmachineid,name\r\n"m-1,FIN-01\r\n', /^is not valid CSV \(comma-separated\) at line 2: a quoted field is not closed/],
       ['nodata.csv', 'flowmachineid,name,agentversion,_flowmachinegroupid_value\r\n', /^has a header but no rows/],
     ];
     for (const [name, text, reason] of cases) {
@@ -197,7 +193,7 @@ describe('malformed exports: every problem with its file, row, column and reason
     const [a] = problems([writeJson(dir, 'g.json', { '@odata.context': '$metadata#flowmachinegroups', value: [GROUP, 'row'] })]);
     expect(a).toMatchObject({ index: 1, reason: 'is a string; expected a row object' });
     const [b] = problems([writeJson(dir, 'g.csv', 'flowmachinegroupid,name,keycreationdate,keyvalidityperiod,keyexpirygraceperiod,primarypublickey\r\ng-1,A,2026-01-01T00:00:00Z,2628000,259200\r\n')]);
-    expect(b).toMatchObject({ line: 2, reason: 'has 5 fields; expected 6, one per header column' });
+    expect(b).toMatchObject({ line: 2, reason: 'has 5 fields; expected 6, one per header column (comma-separated)' });
   });
 
   it('a file with any bad row imports nothing; --skip-bad imports the good rows and lists the bad ones', async () => {

@@ -334,7 +334,7 @@ describe('errors', () => {
       // the column exists; the annotation suffix is a syntax error
       expect(e.code).toBe('ODATA_SYNTAX');
       expect(e.message).toBe(
-        "$filter: expected a comparison operator (eq, ne, gt, ge, lt, le) after 'keydeliverystatus' at position 37, found an unexpected character '@'",
+        "$filter: expected a comparison operator (eq, ne, gt, ge, lt, le) after 'keydeliverystatus' at position 37, found '@OData'",
       );
       return;
     }
@@ -356,7 +356,7 @@ describe('errors', () => {
     ['statecode eq and', "$filter: expected a value after 'eq' at position 14, found 'and'"],
     ['statecode eq )', "$filter: expected a value after 'eq' at position 14, found ')'"],
     ['statecode', "$filter: expected a comparison operator (eq, ne, gt, ge, lt, le) after 'statecode' at position 10, found end of input"],
-    ['statecode == 1', "$filter: expected a comparison operator (eq, ne, gt, ge, lt, le) after 'statecode' at position 11, found an unexpected character '='"],
+    ['statecode == 1', "$filter: expected a comparison operator (eq, ne, gt, ge, lt, le) after 'statecode' at position 11, found '='"],
     ['statecode EQ 1', "$filter: expected a comparison operator (eq, ne, gt, ge, lt, le) after 'statecode' at position 11, found 'EQ'"],
     ["'x' name", "$filter: expected a comparison operator (eq, ne, gt, ge, lt, le) after the string 'x' at position 5, found 'name'"],
     ['statecode eq 1 statecode eq 2', "$filter: expected 'and', 'or' or end of input at position 16, found 'statecode'"],

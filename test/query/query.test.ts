@@ -149,7 +149,7 @@ describe('runQuery', () => {
   it('treats annotation keys of the columns list as no columns', () => {
     const e = failure(() => query({ select: `statecode${FV}` }));
     expect(e.code).toBe('ODATA_SYNTAX');
-    expect(e.message).toBe("$select: expected ',' or end of input after 'statecode' at position 10, found an unexpected character '@'");
+    expect(e.message).toBe("$select: expected ',' or end of input after 'statecode' at position 10, found '@OData'");
     expect(failure(() => query({ filter: "name eq 'x' or foo eq 1" })).message).toBe(
       `unknown column 'foo' in flowmachines; columns are: ${LIST}`,
     );

@@ -15,7 +15,8 @@
  * two states of the tables even while the log grows.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { COLUMNS, ID_COLUMN, ROW_NOT_FOUND, TABLES, isTableName, type PointInTime, type Row, type TableName } from '../../../projections/index.js';
+import { CHOICES, COLUMNS, ID_COLUMN, ROW_NOT_FOUND, TABLES, isTableName, type PointInTime, type Row, type TableName } from '../../../projections/index.js';
+import { metadataDocument } from '../odataMetadata.js';
 import { RekeyError } from '../../kernel/errors.js';
 import { FORMATTED_VALUE_SUFFIX, runQuery } from '../../query/index.js';
 import type { ApiContext } from '../context.js';
@@ -27,33 +28,62 @@ export const DEFAULT_PAGE_SIZE = 5000;
 const MAX_PAGE_SIZE = 5000;
 const FORMATTED_ANNOTATION = 'OData.Community.Display.V1.FormattedValue';
 const SYSTEM_OPTIONS = new Set(['$filter', '$select', '$orderby', '$top', '$count', '$skiptoken']);
+/** Dataverse's content type for OData JSON answers (minimal metadata). */
+export const ODATA_JSON = 'application/json; odata.metadata=minimal';
 
 export interface Preferences {
   readonly maxPageSize?: number;
   /** The include-annotations value as given (echoed in Preference-Applied). */
   readonly includeAnnotations?: string;
   readonly formattedValues: boolean;
+  readonly lookupAnnotations: readonly (typeof LOOKUP_ANNOTATIONS)[number][];
 }
 
-/** Reads the `Prefer` header(s): odata.maxpagesize and odata.include-annotations; others are ignored. */
+const LOOKUP_ANNOTATIONS = ['Microsoft.Dynamics.CRM.lookuplogicalname', 'Microsoft.Dynamics.CRM.associatednavigationproperty'] as const;
+
+/** Whether an odata.include-annotations pattern list asks for this annotation (OData 4.01 8.2.8.4). */
+function asks(patterns: readonly string[], annotation: string): boolean {
+  const matches = (pattern: string) => pattern === '*' || pattern === annotation || (pattern.endsWith('.*') && annotation.startsWith(pattern.slice(0, -1)));
+  return patterns.some((p) => !p.startsWith('-') && matches(p)) && !patterns.some((p) => p.startsWith('-') && matches(p.slice(1)));
+}
+
+/**
+ * Reads the `Prefer` header(s): odata.maxpagesize (ignored above 5,000, as Dataverse does) and
+ * odata.include-annotations, its value quoted or not; other preferences are ignored.
+ */
 export function parsePrefer(header: string | string[] | undefined): Preferences {
   const text = Array.isArray(header) ? header.join(',') : header ?? '';
   const size = /(?:^|[,;\s])odata\.maxpagesize\s*=\s*"?(\d{1,9})"?/i.exec(text);
-  const annotations = /(?:^|[,;\s])odata\.include-annotations\s*=\s*"([^"]*)"/i.exec(text);
+  const annotations = /(?:^|[,;\s])odata\.include-annotations\s*=\s*(?:"([^"]*)"|([^,;\s]+))/i.exec(text);
   const maxPageSize = size ? Number(size[1]) : undefined;
-  const includeAnnotations = annotations ? annotations[1]! : undefined;
+  const includeAnnotations = annotations ? (annotations[1] ?? annotations[2])! : undefined;
   const patterns = (includeAnnotations ?? '').split(',').map((p) => p.trim()).filter(Boolean);
-  const formattedValues = patterns.some((pattern) => {
-    if (pattern.startsWith('-')) return false;
-    if (pattern === '*') return true;
-    if (pattern.endsWith('.*')) return FORMATTED_ANNOTATION.startsWith(pattern.slice(0, -1));
-    return pattern === FORMATTED_ANNOTATION;
-  }) && !patterns.includes(`-${FORMATTED_ANNOTATION}`);
   return {
-    ...(maxPageSize !== undefined && maxPageSize > 0 ? { maxPageSize: Math.min(maxPageSize, MAX_PAGE_SIZE) } : {}),
+    ...(maxPageSize !== undefined && maxPageSize > 0 && maxPageSize <= MAX_PAGE_SIZE ? { maxPageSize } : {}),
     ...(includeAnnotations !== undefined ? { includeAnnotations } : {}),
-    formattedValues,
+    formattedValues: asks(patterns, FORMATTED_ANNOTATION),
+    lookupAnnotations: LOOKUP_ANNOTATIONS.filter((a) => asks(patterns, a)),
   };
+}
+
+/** The lookup annotations Dataverse puts beside `_flowmachinegroupid_value`, when asked for. */
+const LOOKUP_VALUES: Readonly<Record<(typeof LOOKUP_ANNOTATIONS)[number], string>> = {
+  'Microsoft.Dynamics.CRM.lookuplogicalname': 'flowmachinegroup',
+  'Microsoft.Dynamics.CRM.associatednavigationproperty': 'flowmachinegroupid',
+};
+
+/** A row with the annotations the request asked for, and no others but @odata.etag. */
+function annotate(row: Row, preferences: Preferences): Row {
+  const out: Row = preferences.formattedValues ? { ...row } : withoutFormattedValues(row);
+  if (preferences.lookupAnnotations.length > 0 && typeof row._flowmachinegroupid_value === 'string') {
+    const ordered: Row = {};
+    for (const [key, value] of Object.entries(out)) {
+      ordered[key] = value;
+      if (key === '_flowmachinegroupid_value') for (const a of preferences.lookupAnnotations) ordered[`${key}@${a}`] = LOOKUP_VALUES[a];
+    }
+    return ordered;
+  }
+  return out;
 }
 
 /** A row without its formatted values (what Dataverse returns when none were asked for). */
@@ -121,26 +151,56 @@ function contextUrl(origin: string, table: TableName, select: string | undefined
   return `${origin}${ODATA_BASE}/$metadata#${table}${columns}${entity ? '/$entity' : ''}`;
 }
 
+/** Preference-Applied: only what this answer really applied (annotations it can give, the page size it paged by). */
 function applied(preferences: Preferences, pageSize: number | null): string | undefined {
   const parts: string[] = [];
-  if (preferences.includeAnnotations !== undefined) parts.push(`odata.include-annotations="${preferences.includeAnnotations}"`);
+  if (preferences.includeAnnotations !== undefined && (preferences.formattedValues || preferences.lookupAnnotations.length > 0)) {
+    parts.push(`odata.include-annotations="${preferences.includeAnnotations}"`);
+  }
   if (pageSize !== null && preferences.maxPageSize !== undefined) parts.push(`odata.maxpagesize=${pageSize}`);
   return parts.length > 0 ? parts.join(',') : undefined;
+}
+
+/** The instant the snapshot's rows are rendered at, for relative query functions (LastXDays). */
+function nowOf(snapshot: { readonly instant: string | null }): { now?: number } {
+  return snapshot.instant === null ? {} : { now: Date.parse(snapshot.instant) };
+}
+
+/** Parameter aliases (`@p1=...`) of the query string, for $filter's query functions. */
+function aliasesOf(query: Query): Record<string, string> {
+  const aliases: Record<string, string> = {};
+  for (const [name, value] of Object.entries(query)) {
+    if (name.startsWith('@') && value !== undefined) aliases[name] = Array.isArray(value) ? value[0]! : value;
+  }
+  return aliases;
+}
+
+/** $select with the table's primary key added: Dataverse always returns it. */
+function withKey(select: string | undefined, table: TableName): string | undefined {
+  if (select === undefined) return undefined;
+  const columns = select.split(',').map((c) => c.trim());
+  return columns.includes(ID_COLUMN[table]) || columns.includes('*') ? select : `${select},${ID_COLUMN[table]}`;
+}
+
+function queryOptions(query: Query, table: TableName) {
+  return {
+    table,
+    columns: COLUMNS[table],
+    filter: single(query, '$filter'),
+    select: withKey(single(query, '$select'), table),
+    orderby: single(query, '$orderby'),
+    top: single(query, '$top'),
+    count: single(query, '$count'),
+    aliases: aliasesOf(query),
+    choices: CHOICES[table],
+  };
 }
 
 async function collection(ctx: ApiContext, request: FastifyRequest, reply: FastifyReply, table: TableName): Promise<unknown> {
   const query = request.query as Query;
   checkOptions(query, SYSTEM_OPTIONS);
   const preferences = parsePrefer(request.headers.prefer);
-  const options = {
-    table,
-    columns: COLUMNS[table],
-    filter: single(query, '$filter'),
-    select: single(query, '$select'),
-    orderby: single(query, '$orderby'),
-    top: single(query, '$top'),
-    count: single(query, '$count'),
-  };
+  const options = queryOptions(query, table);
   runQuery({ ...options, rows: [] }); // every option is checked before any event is read
   const tokenText = single(query, '$skiptoken');
   const token = tokenText === undefined ? null : decodeToken(tokenText);
@@ -148,15 +208,15 @@ async function collection(ctx: ApiContext, request: FastifyRequest, reply: Fasti
   const pinned = point.asOf === undefined && point.position === undefined;
   if (pinned && token?.p !== undefined) point = { position: token.p };
   const snapshot = await ctx.tables(point);
-  const result = runQuery({ ...options, rows: snapshot.tables[table] });
+  const result = runQuery({ ...options, rows: snapshot.tables[table], ...nowOf(snapshot) });
 
   // $top switches paging off, as in Dataverse; otherwise pages of maxpagesize (default 5,000).
   const pageSize = options.top !== undefined ? null : preferences.maxPageSize ?? DEFAULT_PAGE_SIZE;
   const offset = token?.o ?? 0;
   const rows = pageSize === null ? result.value.slice(offset) : result.value.slice(offset, offset + pageSize);
-  const body: Record<string, unknown> = { '@odata.context': contextUrl(originOf(request), table, options.select, false) };
+  const body: Record<string, unknown> = { '@odata.context': contextUrl(originOf(request), table, single(query, '$select'), false) };
   if (result.count !== undefined) body['@odata.count'] = result.count;
-  body.value = preferences.formattedValues ? rows : rows.map(withoutFormattedValues);
+  body.value = rows.map((row) => annotate(row, preferences));
   if (pageSize !== null && offset + pageSize < result.value.length) {
     const next = new URLSearchParams();
     for (const [name, value] of Object.entries(query)) {
@@ -175,7 +235,7 @@ async function entity(ctx: ApiContext, request: FastifyRequest, reply: FastifyRe
   const query = request.query as Query;
   checkOptions(query, new Set(['$select']));
   const preferences = parsePrefer(request.headers.prefer);
-  const select = single(query, '$select');
+  const select = withKey(single(query, '$select'), table);
   runQuery({ table, columns: COLUMNS[table], rows: [], select });
   const key = parseKey(keyText);
   const snapshot = await ctx.tables(pointInTime(query));
@@ -191,24 +251,49 @@ async function entity(ctx: ApiContext, request: FastifyRequest, reply: FastifyRe
   const preferenceApplied = applied(preferences, null);
   if (preferenceApplied) void reply.header('Preference-Applied', preferenceApplied);
   return {
-    '@odata.context': contextUrl(originOf(request), table, select, true),
-    ...(preferences.formattedValues ? selected : withoutFormattedValues(selected!)),
+    '@odata.context': contextUrl(originOf(request), table, single(query, '$select'), true),
+    ...annotate(selected!, preferences),
   };
 }
 
+/** `GET /<entityset>/$count`: the number of matching rows as plain text, as Dataverse answers it. */
+async function count(ctx: ApiContext, request: FastifyRequest, reply: FastifyReply, table: TableName): Promise<string> {
+  const query = request.query as Query;
+  checkOptions(query, new Set(['$filter']));
+  const options = { ...queryOptions(query, table), select: undefined, orderby: undefined, top: undefined, count: undefined };
+  runQuery({ ...options, rows: [] });
+  const snapshot = await ctx.tables(pointInTime(query));
+  const result = runQuery({ ...options, rows: snapshot.tables[table], ...nowOf(snapshot) });
+  void reply.header('content-type', 'text/plain; charset=utf-8');
+  return String(result.value.length);
+}
+
 export function odataRoutes(app: FastifyInstance, ctx: ApiContext): void {
-  const serviceDocument = async (request: FastifyRequest, reply: FastifyReply) => {
+  // Every answer under the Web API root speaks OData 4.0, its JSON with minimal metadata, as Dataverse's.
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (!request.url.startsWith(ODATA_BASE)) return payload;
     void reply.header('OData-Version', '4.0');
-    return {
-      '@odata.context': `${originOf(request)}${ODATA_BASE}/$metadata`,
-      value: TABLES.map((name) => ({ name, kind: 'EntitySet', url: name })),
-    };
-  };
+    const type = reply.getHeader('content-type');
+    if (typeof type === 'string' && type.startsWith('application/json')) void reply.header('content-type', ODATA_JSON);
+    return payload;
+  });
+  const serviceDocument = async (request: FastifyRequest) => ({
+    '@odata.context': `${originOf(request)}${ODATA_BASE}/$metadata`,
+    value: TABLES.map((name) => ({ name, kind: 'EntitySet', url: name })),
+  });
+  const metadata = metadataDocument();
   app.get(ODATA_BASE, serviceDocument);
   app.get(`${ODATA_BASE}/`, serviceDocument);
+  app.get(`${ODATA_BASE}/$metadata`, async (_request, reply) => {
+    void reply.header('content-type', 'application/xml; charset=utf-8');
+    return metadata;
+  });
+  app.get(`${ODATA_BASE}/:segment/$count`, async (request, reply) => {
+    const { segment } = request.params as { segment: string };
+    return count(ctx, request, reply, requireEntitySet(segment));
+  });
   app.get(`${ODATA_BASE}/:segment`, async (request, reply) => {
     const { segment } = request.params as { segment: string };
-    void reply.header('OData-Version', '4.0');
     const match = /^([^()]+)(?:\((.*)\))?$/s.exec(segment);
     if (!match) throw resourceNotFound(`Resource not found for the segment '${segment.slice(0, 100)}'; the entity sets are: ${TABLES.join(', ')}`, {});
     const table = requireEntitySet(match[1]!);

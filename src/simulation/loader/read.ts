@@ -4,6 +4,7 @@
  * once. Values are only ever read, never copied: keys from the file (`__proto__`, `constructor`) are
  * compared with the known field names and reported, never assigned onto anything.
  */
+import { NAME_RULE } from '../../domain/names.js';
 import { parseAgentVersion } from '../../domain/agentVersion.js';
 import { isRekeyError } from '../../kernel/errors.js';
 import { type Instant, parseInstant } from '../../domain/time.js';
@@ -28,8 +29,7 @@ export interface Slot {
 /** Largest |instant| a JavaScript Date can hold (toIso must never throw on a loaded instant). */
 const MAX_INSTANT_MS = 8.64e15;
 
-export const NAME_EXPECTED =
-  "1 to 100 letters, digits, spaces, '.', '_' or '-', starting with a letter or digit";
+export const NAME_EXPECTED = NAME_RULE;
 export const INSTANT_EXPECTED = 'an ISO-8601 UTC instant such as 2026-01-01T00:00:00Z';
 export const VERSION_EXPECTED = 'a dotted version number of up to four parts, such as 2.23.116.23040';
 

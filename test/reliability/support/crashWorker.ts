@@ -163,7 +163,7 @@ async function perform(command: Planned, k: number): Promise<boolean> {
       const connection = engine.fleet.connection(command.connection);
       if (!connection) return false;
       if (connection.needsFix) {
-        await engine.recordRunFailure(command.connection, 'CONNECTION_NEEDS_FIX', `desktop flow connection ${command.connection} needs fixing`, commandId('recordRunFailure', command.connection));
+        await engine.recordRunFailure(command.connection, 'ExpiredDesktopFlowConnection', `The connection is no longer valid and needs to be updated. (${command.connection})`, commandId('recordRunFailure', command.connection));
         return true;
       }
       const group = engine.fleet.group(connection.target.name);
