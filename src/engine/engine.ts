@@ -15,7 +15,7 @@ import { RekeyError, errorKind, isRekeyError } from '../domain/errors.js';
 import type { ConnectionTarget, DomainEvent, Timed } from '../domain/events.js';
 import type { GroupCommand, JoinCredential, PresentedCertificate } from '../domain/group/commands.js';
 import { decideGroup } from '../domain/group/decide.js';
-import { GROUP_NOT_FOUND } from '../domain/group/errors.js';
+import { GROUP_DELETED, GROUP_NOT_FOUND } from '../domain/group/errors.js';
 import { nextDue } from '../domain/group/schedule.js';
 import { initialGroupState, type GroupState } from '../domain/group/state.js';
 import { DEFAULT_PICKUP_DELAY_MINUTES, DEFAULT_CHECK_IN_INTERVAL_MINUTES } from '../domain/periods.js';
@@ -101,6 +101,10 @@ export class Engine {
 
   group(name: string): GroupState {
     const state = this.fleet.group(name);
+    if (!state && this.fleet.wasDeleted(name)) {
+      // R19: the same refusal the group's decider gives a command on a deleted group.
+      throw new RekeyError(GROUP_DELETED, `machine group ${name} was deleted; create a new group`, { group: name });
+    }
     if (!state) throw new RekeyError(GROUP_NOT_FOUND, `machine group ${name} not found; known groups: ${this.fleet.groupNames().join(', ') || 'none'}`, { group: name });
     return state;
   }
@@ -284,7 +288,8 @@ export class Engine {
     const stream = this.fleet.connectionStreamOf(input.name) ?? connectionStream(this.ids.next());
     const connectionId = stream.slice('connection-'.length);
     const liveThumbprints = this.fleet.liveCertificatesOf(input.target).map((c) => c.thumbprint);
-    return this.executeConnection(stream, { type: 'CreateConnection', at: this.clock.now(), connectionId, name: input.name, target: input.target, ciphertexts: input.ciphertexts, liveThumbprints }, options);
+    const noLiveKeyReason = this.noLiveKeyReason(input.target);
+    return this.executeConnection(stream, { type: 'CreateConnection', at: this.clock.now(), connectionId, name: input.name, target: input.target, ciphertexts: input.ciphertexts, liveThumbprints, noLiveKeyReason }, options);
   }
 
   recordRun(connection: string, machine: string, keyThumbprint: string, reencrypted: Envelope | null, options: CommandOptions = {}) {
@@ -300,14 +305,15 @@ export class Engine {
   }
 
   fixConnection(connection: string, ciphertexts: readonly Envelope[], options: CommandOptions = {}) {
-    return this.connectionCommand(connection, (live) => ({ type: 'FixConnection', ciphertexts, liveThumbprints: live }), options);
+    const target = this.connection(connection).target;
+    return this.connectionCommand(connection, (live) => ({ type: 'FixConnection', ciphertexts, liveThumbprints: live, noLiveKeyReason: this.noLiveKeyReason(target) }), options);
   }
 
   // ---- command handling ------------------------------------------------------------------------
 
   private requireGroupStream(name: string): string {
     const stream = this.fleet.groupStreamOf(name);
-    if (!stream) this.group(name); // throws GROUP_NOT_FOUND with the known names
+    if (!stream) this.group(name); // throws GROUP_DELETED, or GROUP_NOT_FOUND with the known names
     return stream!;
   }
 
@@ -408,6 +414,20 @@ export class Engine {
         correlationId: options.correlationId,
       });
     }
+  }
+
+  /** Why a target has no live key to encrypt credentials to (R16, R19, R20), for the refusal's message. */
+  private noLiveKeyReason(target: ConnectionTarget): string {
+    const groupName = target.type === 'group' ? target.name : this.fleet.groupOfMachine(target.name);
+    if (groupName === null) return `machine ${target.name} belongs to no machine group and has no certificate of its own registered`;
+    const group = this.fleet.group(groupName);
+    const of = target.type === 'group' ? '' : ` (the group of machine ${target.name})`;
+    if (!group && this.fleet.wasDeleted(groupName)) {
+      return `machine group ${groupName}${of} was deleted, which invalidated its keys (R19); create a machine group named ${groupName}, join a machine to it, then fix the connection`;
+    }
+    if (!group) return `machine group ${groupName} does not exist; known groups: ${this.fleet.groupNames().join(', ') || 'none'}`;
+    if (group.lifecycle === 'expired') return `the key of machine group ${groupName}${of} expired because no machine renewed it (R16); delete the group and create a new one`;
+    return `no machine joined machine group ${groupName}${of} yet; the first machine that joins issues its key`;
   }
 
   private needsFixReason(target: ConnectionTarget, live: string[]): string {
