@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { tablesAt, type Row } from '../../projections/index.js';
 import { pooledKeyPairSource } from '../../src/crypto/index.js';
 import { parseInstant, plusMinutes, toIso } from '../../src/domain/time.js';
+import { readinessReport } from '../../src/readiness/report.js';
 import { loadScenario } from '../../src/simulation/loader.js';
 import { simulate, type SimulationResult } from '../../src/simulation/simulator.js';
 import { createInMemoryEventStore, type InMemoryEventStore } from '../../src/store/memory.js';
@@ -17,6 +18,7 @@ const iso = (text: string) => toIso(parseInstant(text));
 const minutesAfter = (text: string, minutes: number) => toIso(plusMinutes(parseInstant(text), minutes));
 
 interface Run {
+  readonly store: InMemoryEventStore;
   readonly result: SimulationResult;
   readonly events: RecordedEvent[];
   rows(table: 'flowmachinegroups' | 'flowmachines' | 'desktopflowconnections', asOf: string): Promise<Row[]>;
@@ -30,6 +32,7 @@ async function run(file: unknown): Promise<Run> {
   const rows = async (table: 'flowmachinegroups' | 'flowmachines' | 'desktopflowconnections', asOf: string) =>
     (await tablesAt(store, { asOf: parseInstant(asOf) })).tables[table];
   return {
+    store,
     result,
     events,
     rows,
@@ -76,5 +79,45 @@ describe('what the admin sees is what the engine did', () => {
     expect(fix).toContain('machine group Finance was deleted, which invalidated its keys (R19)');
     expect(fix).not.toContain('no machine joined it yet');
     expect(fix).not.toContain('new-cred-pw');
+  });
+
+  // v = 90 days, g = 45 days: S = 2026-02-15, E = 2026-04-01. Nobody is online at S; M2 rejoins
+  // (offline, so no check-in) and the outdated M3 joins on 02-16, before the new key exists; M1
+  // issues it on 02-20; M2 takes it at its next check-in, 02-25 12:00.
+  const renewal = {
+    start: '2026-01-01T00:00:00Z',
+    end: '2026-04-30T00:00:00Z',
+    groups: [{ name: 'G', password: 'G-Passw0rd', keyValidityPeriod: 129_600, keyExpiryGracePeriod: 64_800 }],
+    machines: [
+      { name: 'M1', group: 'G', agentVersion: '2.23.116.23040', joinAt: '2026-01-01T00:00:00Z', online: [{ from: '2026-01-01T00:00:00Z', to: '2026-01-20T00:00:00Z' }, { from: '2026-02-20T00:00:00Z', to: '2026-04-30T00:00:00Z' }] },
+      { name: 'M2', group: 'G', agentVersion: '2.24.0.0', joinAt: '2026-01-01T00:00:00Z', online: [{ from: '2026-01-01T00:00:00Z', to: '2026-01-10T00:00:00Z' }, { from: '2026-02-25T12:00:00Z', to: '2026-04-30T00:00:00Z' }] },
+      { name: 'M3', group: 'G', agentVersion: '2.22.5.1', online: online('2026-02-16T00:00:00Z', '2026-04-30T00:00:00Z') },
+    ],
+    actions: [
+      { at: '2026-02-16T00:00:00Z', do: 'rejoin', machine: 'M2', password: 'G-Passw0rd' },
+      { at: '2026-02-16T00:00:00Z', do: 'addMachine', machine: 'M3', password: 'G-Passw0rd' },
+    ],
+  };
+
+  it('R12: a machine that rejoins during a renewal before the new key exists is PendingNewKey, like one that joins, and takes the key at its next check-in once it exists', async () => {
+    const sim = await run(renewal);
+    expect(sim.result.rejected).toEqual([]);
+    const after = '2026-02-16T00:01:00Z';
+    expect(await sim.row('flowmachines', 'M2', after)).toMatchObject({ keydeliverystatus: 2, 'keydeliverystatus@OData.Community.Display.V1.FormattedValue': 'PendingNewKey', keyreceiveddate: iso('2026-02-16T00:00:00Z') });
+    expect(await sim.row('flowmachines', 'M3', after)).toMatchObject({ keydeliverystatus: 2 });
+    // Readiness reports both as still waiting for the new key, so the group is not OK.
+    const readiness = (await readinessReport(sim.store, parseInstant('2026-02-17T00:00:00Z'))).groups[0]!;
+    expect(readiness.pendingNewKey).toEqual(['M1', 'M2', 'M3']);
+    expect(readiness.verdict).not.toBe('OK');
+    expect(readiness.reasons.join(' ')).toContain('M1, M2, M3 must come online before 2026-04-01T00:00:00.000Z');
+    // M1 issues the key on 02-20; M2 is still pending until its check-in on 02-25 12:00 takes it (R12).
+    expect(await sim.row('flowmachines', 'M1', '2026-02-20T00:00:00Z')).toMatchObject({ keydeliverystatus: 1, keyreceiveddate: iso('2026-02-20T00:00:00Z') });
+    expect(await sim.row('flowmachines', 'M2', minutesAfter('2026-02-25T12:00:00Z', -1))).toMatchObject({ keydeliverystatus: 2 });
+    expect(await sim.row('flowmachines', 'M2', '2026-02-25T12:00:00Z')).toMatchObject({ keydeliverystatus: 1, keyreceiveddate: iso('2026-02-25T12:00:00Z') });
+    const delivered = sim.events.filter((e) => e.type === 'MachineKeyDelivered' && e.metadata.occurredAt < iso('2026-04-01T00:00:00Z')).map((e) => [e.data.machine, e.metadata.occurredAt]);
+    expect(delivered).toEqual([['M2', iso('2026-02-25T12:00:00Z')]]);
+    // At E the outdated joiner that never took the key is KeyExpired; M2 is not.
+    expect(await sim.row('flowmachines', 'M3', '2026-04-01T00:00:00Z')).toMatchObject({ keydeliverystatus: 3, statecode: 2 });
+    expect(await sim.row('flowmachines', 'M2', '2026-04-01T00:00:00Z')).toMatchObject({ keydeliverystatus: 1, statecode: 0 });
   });
 });

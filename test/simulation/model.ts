@@ -118,7 +118,8 @@ export function runModel(fleet: ModelFleet): ModelOutcome {
       return false;
     }
     if (keyCreatedAt === null) keyCreatedAt = at; // R7: the first machine issues key 1
-    outcome.status.set(name, 1); // R7: a new member starts Default
+    // R7: a new member starts Default; R10: PendingNewKey during a renewal whose new key does not exist yet.
+    outcome.status.set(name, renewal !== null && renewal.issuedAt === null ? 2 : 1);
     checkIn(name, at); // joining counts as a check-in (R21)
     return true;
   };
