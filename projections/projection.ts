@@ -580,7 +580,8 @@ function newFacts(machineId: string, name: string, agentVersion: string): Machin
 /** Whether two states of a group have the same renewal schedule inputs (references: evolve copies only what changes). */
 function sameSchedule(a: GroupState, b: GroupState): boolean {
   return a === b || (a.lifecycle === b.lifecycle && a.keys === b.keys && a.primaryVersion === b.primaryVersion &&
-    a.renewal === b.renewal && a.effective === b.effective && a.effectiveSince === b.effectiveSince && a.pendingChanges === b.pendingChanges);
+    a.renewal === b.renewal && a.effective === b.effective && a.effectiveSince === b.effectiveSince && a.pendingChanges === b.pendingChanges &&
+    a.lastWindowEndedAt === b.lastWindowEndedAt);
 }
 
 /**

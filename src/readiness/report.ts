@@ -6,7 +6,7 @@
  */
 import { tablesAt, type Row } from '../../projections/index.js';
 import { takesPartInRenewals } from '../domain/agentVersion.js';
-import { scheduledRenewalEnd, scheduledRenewalStart } from '../domain/group/schedule.js';
+import { upcomingRenewal } from '../domain/group/schedule.js';
 import { keyByVersion, primaryKey, type GroupState } from '../domain/group/state.js';
 import { toIso, type Instant } from '../domain/time.js';
 import { Fleet } from '../engine/fleet.js';
@@ -55,8 +55,10 @@ function groupReadiness(group: GroupState, fleet: Fleet, machineRows: Map<string
   const members = Object.values(group.members).sort((a, b) => a.name.localeCompare(b.name));
   const primary = primaryKey(group);
   const renewal = group.renewal;
-  const start = renewal ? renewal.startsAt : scheduledRenewalStart(group);
-  const end = renewal ? renewal.endsAt : start === null ? null : scheduledRenewalEnd(group, start);
+  // The window under way, else the next one exactly as the scheduler will record it (R3-R5).
+  const upcoming = renewal ? { startsAt: renewal.startsAt, endsAt: renewal.endsAt } : upcomingRenewal(group);
+  const start = upcoming?.startsAt ?? null;
+  const end = upcoming?.endsAt ?? null;
   const heartbeat = (name: string) => {
     const value = machineRows.get(name)?.lastheartbeatdate;
     return typeof value === 'string' ? Date.parse(value) : null;

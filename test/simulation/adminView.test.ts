@@ -120,4 +120,41 @@ describe('what the admin sees is what the engine did', () => {
     expect(await sim.row('flowmachines', 'M3', '2026-04-01T00:00:00Z')).toMatchObject({ keydeliverystatus: 3, statecode: 2 });
     expect(await sim.row('flowmachines', 'M2', '2026-04-01T00:00:00Z')).toMatchObject({ keydeliverystatus: 1, statecode: 0 });
   });
+
+  it('R3: settings changed during a renewal: rekey_nextrenewaldate is always the instant the engine starts the next renewal', async () => {
+    // v = 365 days, g = 90 days: S1 = 2026-10-03, E1 = 2027-01-01. FIN-01 (always online) issues
+    // key 2 at S1. On 10-10 the grace goes down to 45 days, then the validity to 90 days (picked up
+    // 10-11). The seed's formula on key 2 now gives 2026-11-17, inside the window under way; the
+    // engine starts that renewal when the window ends, at E1 (R3: never before the previous E).
+    const sim = await run({
+      start: '2026-01-01T00:00:00Z',
+      end: '2027-03-01T00:00:00Z',
+      groups: [{ name: 'Finance', password: 'Fin-Passw0rd', keyValidityPeriod: 525_600, keyExpiryGracePeriod: 129_600 }],
+      machines: [{ name: 'FIN-01', group: 'Finance', agentVersion: '2.23.116.23040', joinAt: '2026-01-01T00:00:00Z', online: online('2026-01-01T00:00:00Z', '2027-03-01T00:00:00Z') }],
+      actions: [
+        { at: '2026-10-10T00:00:00Z', do: 'setKeyExpiryGracePeriod', group: 'Finance', minutes: 64_800 },
+        { at: '2026-10-10T00:00:00Z', do: 'setKeyValidityPeriod', group: 'Finance', minutes: 129_600 },
+      ],
+    });
+    expect(sim.result.rejected).toEqual([]);
+    const started = sim.events.filter((e) => e.type === 'RenewalStarted').map((e) => e.metadata.occurredAt);
+    expect(started).toEqual([iso('2026-10-03T00:00:00Z'), iso('2027-01-01T00:00:00Z'), iso('2027-02-15T00:00:00Z')]);
+    const shown = async (asOf: string) => (await sim.row('flowmachinegroups', 'Finance', asOf)).rekey_nextrenewaldate;
+    // Once the changes are recorded (even before their pickup), the date shown is the next
+    // RenewalStarted the log holds, never a date in the past.
+    const instants = [
+      '2026-10-10T00:00:00Z', '2026-10-10T23:59:00Z', '2026-10-11T00:00:00Z', '2026-10-11T00:01:00Z', '2026-11-16T23:59:00Z',
+      '2026-11-17T00:00:00Z', '2026-11-17T00:01:00Z', '2026-12-31T23:59:00Z', '2027-01-01T00:00:00Z', '2027-01-01T00:01:00Z', '2027-02-14T23:59:00Z',
+    ];
+    for (const asOf of instants) {
+      const next = started.find((at) => at > iso(asOf));
+      expect(await shown(asOf), `as of ${asOf}`).toBe(next);
+      expect(Date.parse(next!)).toBeGreaterThan(Date.parse(asOf));
+    }
+    // Before the changes, key 2 (issued at S1 with v = 365 days) would renew at c + v - g.
+    expect(await shown('2026-10-03T00:00:00Z')).toBe(iso('2027-07-05T00:00:00Z'));
+    expect(await shown('2026-10-09T23:59:00Z')).toBe(iso('2027-07-05T00:00:00Z'));
+    // A minute before S1 the date is S1 itself (seed: Key Creation Date + validity - grace).
+    expect(await shown('2026-10-02T23:59:00Z')).toBe(iso('2026-10-03T00:00:00Z'));
+  });
 });

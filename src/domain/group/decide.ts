@@ -19,7 +19,7 @@ import { plusMinutes, toIso, type Instant } from '../time.js';
 import type { GroupCommand, PresentedCertificate } from './commands.js';
 import * as codes from './errors.js';
 import { evolveGroup } from './evolve.js';
-import { nextDue, scheduledRenewalEnd } from './schedule.js';
+import { nextDue, scheduledRenewalEnd, settingsAtPickup } from './schedule.js';
 import { memberOf, primaryKey, keyByVersion, type GroupState, type Member } from './state.js';
 
 type Events = Timed<GroupEvent>[];
@@ -278,11 +278,7 @@ function dueEvents(state: GroupState, kind: 'pickup' | 'retirement' | 'renewalSt
   switch (kind) {
     case 'pickup': {
       // R4: every change recorded up to this pickup is picked up together.
-      let settings = state.effective;
-      for (const change of state.pendingChanges) {
-        if (change.pickupAt > at) continue;
-        settings = { validity: change.validity ?? settings.validity, grace: change.grace ?? settings.grace };
-      }
+      const settings = settingsAtPickup(state, at);
       return [fact({ type: 'SettingsPickedUp', data: { keyValidityPeriod: settings.validity, keyExpiryGracePeriod: settings.grace } })];
     }
     case 'renewalStart': {
