@@ -415,7 +415,12 @@ export class Projection {
     }
     if (checkIn) {
       let heartbeat = factsAfter.heartbeat;
-      if (checkIn.type === 'MachineConnected') heartbeat = startSession(heartbeat, at, checkIn.data.checkInIntervalMinutes);
+      if (checkIn.type === 'MachineConnected') {
+        // R21: the session's check-ins are counted from its online interval's start, which is before
+        // the event's instant for a machine that joined part-way through it.
+        const started = checkIn.data.sessionStartedAt === undefined ? at : Date.parse(checkIn.data.sessionStartedAt);
+        heartbeat = startSession(heartbeat, started, checkIn.data.checkInIntervalMinutes);
+      }
       else if (checkIn.type === 'MachineDisconnected') heartbeat = endSession(heartbeat, at);
       else heartbeat = checkedIn(heartbeat, at);
       if (heartbeat !== factsAfter.heartbeat) factsAfter = { ...factsAfter, heartbeat };

@@ -157,4 +157,38 @@ describe('what the admin sees is what the engine did', () => {
     // A minute before S1 the date is S1 itself (seed: Key Creation Date + validity - grace).
     expect(await shown('2026-10-02T23:59:00Z')).toBe(iso('2026-10-03T00:00:00Z'));
   });
+
+  it('R21: lastheartbeatdate follows the online interval\'s check-in schedule for a machine that joined part-way through it, and shows no check-in at end', async () => {
+    // Check-ins every 12 h. M2's interval starts 01-01 03:00, so it checks in at 03:00 and 15:00; it
+    // joins at 01-03 05:00 (a check-in of its own). v = 90 days, g = 45 days: S = 02-15 00:00, when
+    // M1 issues the key; M2 takes it at its 03:00 check-in. M1 and M3 check in at 00:00 and 12:00,
+    // and are online until end (M3 even past it): nothing happens at end.
+    const end = '2026-03-01T00:00:00Z';
+    const sim = await run({
+      start: '2026-01-01T00:00:00Z',
+      end,
+      settings: { checkInIntervalMinutes: 720 },
+      groups: [{ name: 'G', password: 'G-Passw0rd', keyValidityPeriod: 129_600, keyExpiryGracePeriod: 64_800 }],
+      machines: [
+        { name: 'M1', group: 'G', agentVersion: '2.23.116.23040', joinAt: '2026-01-01T00:00:00Z', online: online('2026-01-01T00:00:00Z', end) },
+        { name: 'M2', group: 'G', agentVersion: '2.23.116.23040', joinAt: '2026-01-03T05:00:00Z', online: online('2026-01-01T03:00:00Z', end) },
+        { name: 'M3', group: 'G', agentVersion: '2.23.116.23040', joinAt: '2026-01-01T00:00:00Z', online: online('2026-01-01T00:00:00Z', '2026-04-01T00:00:00Z') },
+      ],
+    });
+    const beat = async (machine: string, asOf: string) => (await sim.row('flowmachines', machine, asOf)).lastheartbeatdate;
+    expect(await beat('M2', '2026-01-03T05:00:00Z')).toBe(iso('2026-01-03T05:00:00Z')); // the join
+    expect(await beat('M2', '2026-01-03T14:59:00Z')).toBe(iso('2026-01-03T05:00:00Z'));
+    expect(await beat('M2', '2026-01-03T15:00:00Z')).toBe(iso('2026-01-03T15:00:00Z'));
+    expect(await beat('M2', '2026-01-04T04:59:00Z')).toBe(iso('2026-01-04T03:00:00Z'));
+    // The check-in that took the key is one the table shows, at the instant it happened.
+    const delivered = sim.events.find((e) => e.type === 'MachineKeyDelivered' && e.data.machine === 'M2')!;
+    expect(delivered.metadata.occurredAt).toBe(iso('2026-02-15T03:00:00Z'));
+    expect(await beat('M2', '2026-02-15T04:59:00Z')).toBe(iso('2026-02-15T03:00:00Z'));
+    expect(await sim.row('flowmachines', 'M2', '2026-02-15T03:00:00Z')).toMatchObject({ keyreceiveddate: iso('2026-02-15T03:00:00Z'), lastheartbeatdate: iso('2026-02-15T03:00:00Z') });
+    // At end nothing happens: the last check-ins are the ones before it.
+    expect(await beat('M1', end)).toBe(iso('2026-02-28T12:00:00Z'));
+    expect(await beat('M2', end)).toBe(iso('2026-02-28T15:00:00Z'));
+    expect(await beat('M3', end)).toBe(iso('2026-02-28T12:00:00Z'));
+    expect(await beat('M1', minutesAfter(end, -1))).toBe(iso('2026-02-28T12:00:00Z'));
+  });
 });
