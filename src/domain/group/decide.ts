@@ -11,6 +11,7 @@ import {
   DEFAULT_GRACE_MINUTES,
   DEFAULT_VALIDITY_MINUTES,
   VALIDITY_OUT_OF_RANGE,
+  checkCheckInInterval,
   checkGrace,
   checkValidity,
 
@@ -139,6 +140,7 @@ export function decideGroup(command: GroupCommand, state: GroupState): Events {
       return [fact({ type: 'MachineLeft', data: { machine: command.machine, reason: 'removed' } })];
 
     case 'ConnectMachine': {
+      checkCheckInInterval(command.checkInIntervalMinutes);
       const member = requireMember(state, command.machine);
       const startedEarlier = command.sessionStartedAt !== undefined && command.sessionStartedAt < at;
       if (member.connected && member.checkInIntervalMinutes === command.checkInIntervalMinutes && !startedEarlier) return [];
