@@ -28,6 +28,8 @@ export interface GroupReadiness {
   readonly notSeenSinceWindowOpened: string[];
   readonly connectionsNotReencrypted: string[];
   readonly connectionsToFix: string[];
+  /** Members but none active (all KeyExpired, statecode 2 Maintenance): as unable to renew as an empty group. */
+  readonly inactive: boolean;
   readonly verdict: Verdict;
   readonly reasons: string[];
 }
@@ -81,11 +83,15 @@ function groupReadiness(group: GroupState, fleet: Fleet, machineRows: Map<string
     if (order.indexOf(to) > order.indexOf(verdict)) verdict = to;
     reasons.push(reason);
   };
-  const able = members.filter((m) => m.status !== 3 && takesPartInRenewals(m.agentVersion));
+  const active = members.filter((m) => m.status !== 3);
+  const able = active.filter((m) => takesPartInRenewals(m.agentVersion));
   if (group.lifecycle === 'expired') {
     worsen('expired', 'no machine renewed the key: the group cannot be used; delete it and create a new one');
   } else if (members.length === 0) {
     worsen('will expire', 'the group is empty: nobody can renew its key (the seed corner case)');
+  } else if (active.length === 0) {
+    // Microsoft: "If a machine group is empty or inactive during the renewal, its certificate will expire."
+    worsen('will expire', `the group is inactive: every member (${expired.join(', ')}) is KeyExpired (Maintenance), so, like an empty group, nobody can renew its key; add or rejoin a machine with the current password, or delete the group`);
   } else if (able.length === 0) {
     worsen('will expire', 'no member can take part in a renewal (all below 2.23 or KeyExpired)');
   } else if (renewal && renewal.newVersion === null && notSeen.length === members.length) {
@@ -111,6 +117,7 @@ function groupReadiness(group: GroupState, fleet: Fleet, machineRows: Map<string
     notSeenSinceWindowOpened: notSeen,
     connectionsNotReencrypted: notReencrypted,
     connectionsToFix: toFix,
+    inactive: members.length > 0 && active.length === 0,
     verdict,
     reasons,
   };

@@ -6,6 +6,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tablesAt, type Row } from '../../projections/index.js';
 import { pooledKeyPairSource } from '../../src/crypto/index.js';
+import { forecast } from '../../src/fleet/forecast.js';
 import { parseInstant, plusMinutes, toIso } from '../../src/domain/time.js';
 import { readinessReport } from '../../src/readiness/report.js';
 import { loadScenario } from '../../src/simulation/loader.js';
@@ -190,5 +191,49 @@ describe('what the admin sees is what the engine did', () => {
     expect(await beat('M2', end)).toBe(iso('2026-02-28T15:00:00Z'));
     expect(await beat('M3', end)).toBe(iso('2026-02-28T12:00:00Z'));
     expect(await beat('M1', minutesAfter(end, -1))).toBe(iso('2026-02-28T12:00:00Z'));
+  });
+
+  it('R16: an inactive group (every member KeyExpired, in Maintenance) is as unable to renew as an empty one, in readiness and forecast', async () => {
+    // v = 180 days, g = 45 days: S1 = 2026-05-16, E1 = 2026-06-30, S2 = 2026-09-28. G1 and H1 take
+    // part; G2 is offline through the window and ends KeyExpired. On 07-01 G1 and H1 are removed:
+    // G keeps only G2 (inactive), H nobody (empty). Microsoft's page: "If a machine group is empty
+    // or inactive during the renewal, its certificate will expire."
+    const always = online('2026-01-01T00:00:00Z', '2026-07-02T00:00:00Z');
+    const sim = await run({
+      start: '2026-01-01T00:00:00Z',
+      end: '2026-07-02T00:00:00Z',
+      groups: [
+        { name: 'G', password: 'G-Passw0rd', keyValidityPeriod: 259_200, keyExpiryGracePeriod: 64_800 },
+        { name: 'H', password: 'H-Passw0rd', keyValidityPeriod: 259_200, keyExpiryGracePeriod: 64_800 },
+      ],
+      machines: [
+        { name: 'G1', group: 'G', agentVersion: '2.23.116.23040', joinAt: '2026-01-01T00:00:00Z', online: always },
+        { name: 'G2', group: 'G', agentVersion: '2.23.116.23040', joinAt: '2026-01-01T00:00:00Z', online: online('2026-01-01T00:00:00Z', '2026-01-02T00:00:00Z') },
+        { name: 'H1', group: 'H', agentVersion: '2.23.116.23040', joinAt: '2026-01-01T00:00:00Z', online: always },
+      ],
+      actions: [
+        { at: '2026-07-01T00:00:00Z', do: 'removeMachine', machine: 'G1' },
+        { at: '2026-07-01T00:00:00Z', do: 'removeMachine', machine: 'H1' },
+      ],
+    });
+    expect(sim.result.rejected).toEqual([]);
+    expect(await sim.row('flowmachines', 'G2', '2026-07-02T00:00:00Z')).toMatchObject({ keydeliverystatus: 3, statecode: 2, 'statecode@OData.Community.Display.V1.FormattedValue': 'Maintenance' });
+
+    const readiness = await readinessReport(sim.store);
+    const [g, h] = readiness.groups;
+    expect(h).toMatchObject({ name: 'H', verdict: 'will expire', inactive: false, renewalStart: iso('2026-09-28T00:00:00Z') });
+    expect(g).toMatchObject({ name: 'G', verdict: 'will expire', inactive: true, keyExpired: ['G2'], renewalStart: iso('2026-09-28T00:00:00Z') });
+    expect(g!.reasons[0]).toBe('the group is inactive: every member (G2) is KeyExpired (Maintenance), so, like an empty group, nobody can renew its key; add or rejoin a machine with the current password, or delete the group');
+    // A week earlier G1 was still an active member: not inactive.
+    expect((await readinessReport(sim.store, parseInstant('2026-06-30T12:00:00Z'))).groups[0]).toMatchObject({ inactive: false });
+
+    const ahead = await forecast(sim.store, { keys });
+    const byName = new Map(ahead.groups.map((group) => [group.name, group]));
+    for (const name of ['G', 'H']) {
+      expect(byName.get(name), name).toMatchObject({ verdict: 'will expire', renewalStart: iso('2026-09-28T00:00:00Z'), renewalEnd: iso('2026-11-12T00:00:00Z') });
+    }
+    expect(byName.get('G')!.expiresBecause).toBe('group inactive: every member (G2) is KeyExpired (Maintenance), so no active machine can renew its key and, like an empty group, its key expires (R16)');
+    expect(byName.get('G')!.todo.map((t) => t.what)).toContain(`add or rejoin a machine to G with its current password before ${iso('2026-09-28T00:00:00Z')} (an inactive group's key expires at ${iso('2026-11-12T00:00:00Z')}: no member is active), or delete G`);
+    expect(byName.get('H')!.expiresBecause).toContain('group empty');
   });
 });
