@@ -1,8 +1,11 @@
 /**
  * R21: `lastheartbeatdate` is derived from session facts, not from an event per check-in. A session
  * starts when a member joins (interval 1,440 minutes) or connects (the interval its MachineConnected
- * names) and ends when it disconnects or leaves its group. Inside a session the machine checks in at
- * t0, t0 + i, t0 + 2i, ... (half-open: a check-in due exactly at the session's end does not happen).
+ * names, counted from its `sessionStartedAt`: the online interval's start, before the join for a
+ * machine that joined part-way through it) and ends when it disconnects or leaves its group (a
+ * simulation ends every session at its `end`). Inside a session the machine checks in at t0,
+ * t0 + i, t0 + 2i, ... (half-open: a check-in due exactly at the session's end does not happen), the
+ * schedule the simulator's agents check in on; the log records only the anchors, not every check-in.
  * Facts recorded at a check-in that changed something (MachineCheckedIn, MachineKeyDelivered, a
  * renewal KeyIssued, a rejoin, an agent version report, a password regeneration) count as well.
  */

@@ -416,7 +416,12 @@ export class Projection {
     }
     if (checkIn) {
       let heartbeat = factsAfter.heartbeat;
-      if (checkIn.type === 'MachineConnected') heartbeat = startSession(heartbeat, at, checkIn.data.checkInIntervalMinutes);
+      if (checkIn.type === 'MachineConnected') {
+        // R21: the session's check-ins are counted from its online interval's start, which is before
+        // the event's instant for a machine that joined part-way through it.
+        const started = checkIn.data.sessionStartedAt === undefined ? at : Date.parse(checkIn.data.sessionStartedAt);
+        heartbeat = startSession(heartbeat, started, checkIn.data.checkInIntervalMinutes);
+      }
       else if (checkIn.type === 'MachineDisconnected') heartbeat = endSession(heartbeat, at);
       else heartbeat = checkedIn(heartbeat, at);
       if (heartbeat !== factsAfter.heartbeat) factsAfter = { ...factsAfter, heartbeat };
@@ -581,7 +586,8 @@ function newFacts(machineId: string, name: string, agentVersion: string): Machin
 /** Whether two states of a group have the same renewal schedule inputs (references: evolve copies only what changes). */
 function sameSchedule(a: GroupState, b: GroupState): boolean {
   return a === b || (a.lifecycle === b.lifecycle && a.keys === b.keys && a.primaryVersion === b.primaryVersion &&
-    a.renewal === b.renewal && a.effective === b.effective && a.effectiveSince === b.effectiveSince && a.pendingChanges === b.pendingChanges);
+    a.renewal === b.renewal && a.effective === b.effective && a.effectiveSince === b.effectiveSince && a.pendingChanges === b.pendingChanges &&
+    a.lastWindowEndedAt === b.lastWindowEndedAt);
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * From aggregate state to table rows: pure functions, no rules. Every value comes from the domain's
- * own state and helpers (primaryKey, secondaryKey, passwordRegenerationRequired, PORTAL_MESSAGE,
- * scheduledRenewalStart and, for pending settings, the group decider's own scheduler).
+ * own state and helpers (primaryKey, secondaryKey, passwordRegenerationRequired, PORTAL_MESSAGE and
+ * the scheduler's `upcomingRenewal`).
  *
  * A row is computed in two steps: its column values (an array in the table's column order, without
  * createdon/modifiedon), which is what the projection compares to find changed columns, and the row
@@ -9,8 +9,7 @@
  */
 import type { Envelope } from '../src/kernel/envelope.js';
 import type { ConnectionState } from '../src/domain/connection/state.js';
-import { decideGroup } from '../src/domain/group/decide.js';
-import { scheduledRenewalStart } from '../src/domain/group/schedule.js';
+import { upcomingRenewal } from '../src/domain/group/schedule.js';
 import {
   PORTAL_MESSAGE,
   passwordRegenerationRequired,
@@ -85,31 +84,14 @@ export function iso(at: Instant | null | undefined): string | null {
 
 export const etag = (version: number): string => `W/"${version}"`;
 
-/** A far instant for look-ahead: the scheduler stops on its own once a group could only expire. */
-const LOOKAHEAD_UNTIL = 8.64e15;
-
 /**
- * rekey_nextrenewaldate, always of the primary key (R22), from the domain's own schedule:
- * - a renewal under way whose new key is not issued yet: that renewal's start (the primary is still
- *   the key being renewed, and this is its renewal);
- * - otherwise the start of the primary's renewal by the domain's `scheduledRenewalStart` (R3, R5),
- *   during a renewal whose new key is issued as it will be once the window closes (the new key is
- *   the primary);
- * - with settings changes recorded but not yet picked up (R4), the first RenewalStarted the group's
- *   own scheduler (`decideGroup` ProcessDue) would record with the clock running on, so the date
- *   shown already follows the new values.
- * Null for a group without a key, an expired group, or a deleted one. The value never depends on
- * membership, so whether the group will in fact survive E is not foreseen.
+ * rekey_nextrenewaldate, always of the primary key (R22): the instant the engine's scheduler will
+ * record the next RenewalStarted (`upcomingRenewal`, the domain's own walk over its due times: R3,
+ * R4, R5), or the start of the renewal under way while its new key does not exist yet. Null for a
+ * group without a key, an expired group, or a deleted one.
  */
 export function nextRenewalDate(state: GroupState): Instant | null {
-  if (state.lifecycle !== 'active') return null;
-  const renewal = state.renewal;
-  if (renewal && renewal.newVersion === null) return renewal.startsAt;
-  const settled: GroupState = renewal ? { ...state, renewal: null } : state;
-  if (settled.pendingChanges.length === 0) return scheduledRenewalStart(settled);
-  const ahead = decideGroup({ type: 'ProcessDue', at: LOOKAHEAD_UNTIL }, { ...settled, members: {} });
-  const started = ahead.find((event) => event.type === 'RenewalStarted');
-  return started ? started.at : null;
+  return upcomingRenewal(state)?.startsAt ?? null;
 }
 
 export function renewalStateOf(state: GroupState): RenewalState {

@@ -39,8 +39,11 @@ export function toNewEvent(event: Timed<DomainEvent>, context: CommandContext): 
 }
 
 type Upcaster = (data: Record<string, unknown>) => Record<string, unknown>;
-/** Upcasters by event type, applied in order. None are needed yet: every shape is version 1. */
-const UPCASTERS: Partial<Record<string, Upcaster[]>> = {};
+/** Upcasters by event type, applied in order. */
+const UPCASTERS: Partial<Record<string, Upcaster[]>> = {
+  // MachineRejoined v1 had no `status`: every rejoin then left the machine Default.
+  MachineRejoined: [(data) => ('status' in data ? data : { ...data, status: 1 })],
+};
 
 export function toDomainEvent(recorded: StoredEvent): Timed<DomainEvent> {
   const at = Date.parse(recorded.metadata.occurredAt);

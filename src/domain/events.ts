@@ -49,7 +49,8 @@ export type GroupEvent =
   /** R7: the group password package (PKCS#12 of the primary key under the customer's password). */
   | { type: 'GroupPasswordSet'; data: { machine: string; packageThumbprint: string; passwordPackage: string } }
   | { type: 'MachineJoined'; data: { machineId: string; machine: string; agentVersion: string; keyThumbprints: string[]; status: MachineKeyDeliveryStatus } }
-  | { type: 'MachineRejoined'; data: { machine: string; agentVersion: string; keyThumbprint: string } }
+  /** R17; `status` as for MachineJoined (logs written before it existed read as Default, 1). */
+  | { type: 'MachineRejoined'; data: { machine: string; agentVersion: string; keyThumbprint: string; status: MachineKeyDeliveryStatus } }
   | { type: 'MachineLeft'; data: { machine: string; reason: 'removed' | 'groupDeleted' } }
   /**
    * A member's online session (R21). Its check-ins fall every `checkInIntervalMinutes` from

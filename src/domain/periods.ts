@@ -17,6 +17,9 @@ export const DEFAULT_CHECK_IN_INTERVAL_MINUTES = 1_440;
 export const VALIDITY_OUT_OF_RANGE = errorKind('VALIDITY_OUT_OF_RANGE', 'validation');
 export const GRACE_OUT_OF_RANGE = errorKind('GRACE_OUT_OF_RANGE', 'validation');
 export const MINUTES_NOT_INTEGER = errorKind('MINUTES_NOT_INTEGER', 'validation');
+export const CHECK_IN_INTERVAL_OUT_OF_RANGE = errorKind('CHECK_IN_INTERVAL_OUT_OF_RANGE', 'validation');
+/** R21: a machine checks in at least once a (365-day) year, at most once a minute. */
+export const MAX_CHECK_IN_INTERVAL_MINUTES = 525_600;
 
 export interface PeriodSettings {
   /** keyvalidityperiod, minutes */
@@ -76,6 +79,19 @@ export function checkGrace(minutes: unknown, validity: number): number {
     );
   }
   return value;
+}
+
+/** R21: the check-in interval of an online session, a whole number of minutes in 1..525,600. */
+export function checkCheckInInterval(minutes: unknown): number {
+  if (typeof minutes !== 'number' || !Number.isSafeInteger(minutes) || minutes < 1 || minutes > MAX_CHECK_IN_INTERVAL_MINUTES) {
+    const shown = typeof minutes === 'string' ? JSON.stringify(minutes) : String(minutes);
+    throw new RekeyError(
+      CHECK_IN_INTERVAL_OUT_OF_RANGE,
+      `checkInIntervalMinutes ${shown} is not a whole number of minutes from 1 to ${MAX_CHECK_IN_INTERVAL_MINUTES} (one minute to one 365-day year)`,
+      { value: shown, minimum: 1, maximum: MAX_CHECK_IN_INTERVAL_MINUTES },
+    );
+  }
+  return minutes;
 }
 
 /** The lifetime facts of one key that the renewal schedule depends on. */

@@ -24,7 +24,7 @@ import { GROUP_HAS_KEY, MACHINE_NOT_MEMBER } from '../domain/group/errors.js';
 import { keyByVersion, liveKeys, primaryKey, type GroupState } from '../domain/group/state.js';
 import { MAX_VALIDITY_MINUTES } from '../domain/periods.js';
 import { plusMinutes, toIso } from '../domain/time.js';
-import { joinStatement, type Engine } from './engine.js';
+import { joinStatement, type CommandOptions, type Engine } from './engine.js';
 
 export const NO_USABLE_KEY = errorKind('NO_USABLE_KEY', 'refused');
 export const KEY_UNWRAP_MISMATCH = errorKind('KEY_UNWRAP_MISMATCH', 'integrity');
@@ -41,6 +41,15 @@ export interface CheckInOutcome {
   readonly issuedKey: boolean;
   readonly receivedKey: boolean;
   readonly reencrypted: number;
+}
+
+/**
+ * The options of one step of a multi-step agent action: the action's command id with the step's
+ * name, so that retrying the action with the same id records each step at most once.
+ */
+function stepOf(options: CommandOptions, step: string): CommandOptions {
+  if (options.commandId === undefined) return options;
+  return { commandId: `${options.commandId}:${step}`, correlationId: options.correlationId ?? options.commandId };
 }
 
 export interface AgentOptions {
@@ -84,12 +93,16 @@ export class MachineAgent {
     this.keyStore.set(key.thumbprint, { thumbprint: key.thumbprint, privateKey: key.privateKey, certificatePem: key.certificatePem, group: key.group });
   }
 
-  /** R7: the first machine issues the group certificate and sets the password; later ones open the package. */
-  async join(group: string, password: string): Promise<void> {
+  /**
+   * R7: the first machine issues the group certificate and sets the password; later ones open the
+   * package. Every action takes `options` with a command id: a machine that retries it (after a
+   * timeout, a crash) with the same id has it recorded once.
+   */
+  async join(group: string, password: string, options: CommandOptions = {}): Promise<void> {
     const state = this.engine.group(group);
     if (!primaryKey(state)) {
       try {
-        await this.joinAsFirst(group, state, password);
+        await this.joinAsFirst(group, state, password, options);
         return;
       } catch (error) {
         // Another machine was first by a hair: join with the password it set.
@@ -104,11 +117,11 @@ export class MachineAgent {
       agentVersion: this.agentVersion,
       credential: { kind: 'password', keyThumbprint: opened.thumbprint },
       proof: signProof(opened.privateKey, joinStatement(group, this.name, opened.thumbprint)),
-    });
+    }, options);
     this.keyStore.set(opened.thumbprint, { ...opened, group });
   }
 
-  private async joinAsFirst(group: string, state: GroupState, password: string): Promise<void> {
+  private async joinAsFirst(group: string, state: GroupState, password: string, options: CommandOptions): Promise<void> {
     const now = this.engine.clock.now();
     const keyPair = await this.keys.next();
     const certificate = createGroupCertificate({
@@ -131,12 +144,12 @@ export class MachineAgent {
         passwordPackage,
       },
       proof: signProof(keyPair.privateKey, joinStatement(group, this.name, parsed.thumbprint)),
-    });
+    }, options);
     this.keyStore.set(parsed.thumbprint, { thumbprint: parsed.thumbprint, privateKey: keyPair.privateKey, certificatePem: certificate.pem, group });
   }
 
   /** R17: a machine that missed a renewal takes the primary key again with the regenerated password. */
-  async rejoin(password: string): Promise<void> {
+  async rejoin(password: string, options: CommandOptions = {}): Promise<void> {
     const group = this.requireGroup();
     const opened = this.openPackage(this.engine.group(group), password);
     await this.engine.rejoinMachine({
@@ -145,7 +158,7 @@ export class MachineAgent {
       agentVersion: this.agentVersion,
       keyThumbprint: opened.thumbprint,
       proof: signProof(opened.privateKey, joinStatement(group, this.name, opened.thumbprint)),
-    });
+    }, options);
     this.forgetGroupKeys();
     this.keyStore.set(opened.thumbprint, { ...opened, group });
   }
@@ -162,7 +175,7 @@ export class MachineAgent {
    * or take it, unwrapped with the current key; with proactive re-encryption on, re-encrypt the
    * group's connections still on the old key only.
    */
-  async checkIn(): Promise<CheckInOutcome> {
+  async checkIn(options: CommandOptions = {}): Promise<CheckInOutcome> {
     const group = this.group;
     const outcome = { issuedKey: false, receivedKey: false, reencrypted: 0 };
     if (group === null) return outcome;
@@ -176,7 +189,7 @@ export class MachineAgent {
     if (!oldHeld) return outcome;
 
     if (renewal.newVersion === null) {
-      outcome.issuedKey = await this.issueRenewalKey(group, state, oldKey.certificatePem);
+      outcome.issuedKey = await this.issueRenewalKey(group, state, oldKey.certificatePem, stepOf(options, 'issue'));
       state = this.engine.group(group);
     }
     // The issuer already holds its fresh key (stored by issueRenewalKey); the others unwrap it.
@@ -184,18 +197,18 @@ export class MachineAgent {
     if (newKey && !this.keyStore.has(newKey.thumbprint)) {
       const privateKey = unwrapPrivateKey(newKey.wrappedUnderPrevious!, oldHeld.privateKey);
       this.requireMatchingKey(privateKey, newKey.certificatePem);
-      await this.engine.acceptNewKey(group, this.name);
+      await this.engine.acceptNewKey(group, this.name, stepOf(options, 'accept'));
       this.keyStore.set(newKey.thumbprint, { thumbprint: newKey.thumbprint, privateKey, certificatePem: newKey.certificatePem, group });
       outcome.receivedKey = true;
     }
     state = this.engine.group(group);
     if (state.proactiveReencryption && newKey && this.keyStore.has(newKey.thumbprint)) {
-      outcome.reencrypted = await this.reencryptGroupConnections(group, oldHeld, newKey.certificatePem, newKey.thumbprint);
+      outcome.reencrypted = await this.reencryptGroupConnections(group, oldHeld, newKey.certificatePem, newKey.thumbprint, options);
     }
     return outcome;
   }
 
-  private async issueRenewalKey(group: string, state: GroupState, oldCertificatePem: string): Promise<boolean> {
+  private async issueRenewalKey(group: string, state: GroupState, oldCertificatePem: string, options: CommandOptions): Promise<boolean> {
     const now = this.engine.clock.now();
     const keyPair = await this.keys.next();
     const certificate = createGroupCertificate({
@@ -206,7 +219,7 @@ export class MachineAgent {
       notAfter: toIso(plusMinutes(now, state.effective.validity)),
     });
     try {
-      await this.engine.issueRenewalKey(group, this.name, certificate.pem, wrapPrivateKey(keyPair.privateKey, oldCertificatePem));
+      await this.engine.issueRenewalKey(group, this.name, certificate.pem, wrapPrivateKey(keyPair.privateKey, oldCertificatePem), options);
       this.keyStore.set(certificate.thumbprint, { thumbprint: certificate.thumbprint, privateKey: keyPair.privateKey, certificatePem: certificate.pem, group });
       return true;
     } catch (error) {
@@ -216,14 +229,14 @@ export class MachineAgent {
     }
   }
 
-  private async reencryptGroupConnections(group: string, oldHeld: HeldKey, newPem: string, newThumbprint: string): Promise<number> {
+  private async reencryptGroupConnections(group: string, oldHeld: HeldKey, newPem: string, newThumbprint: string, options: CommandOptions): Promise<number> {
     let count = 0;
     for (const connection of this.engine.fleet.connectionsTargeting(group)) {
       if (connection.needsFix || connection.ciphertexts.some((c) => c.thumbprint === newThumbprint)) continue;
       const old = connection.ciphertexts.find((c) => c.thumbprint === oldHeld.thumbprint);
       if (!old) continue;
       const credential = decryptCredential(old, oldHeld.privateKey);
-      const recorded = await this.engine.reencrypt(connection.name, this.name, encryptCredential(newPem, credential), true);
+      const recorded = await this.engine.reencrypt(connection.name, this.name, encryptCredential(newPem, credential), true, stepOf(options, `reencrypt:${connection.name}`));
       count += recorded.length > 0 ? 1 : 0;
     }
     return count;
@@ -244,7 +257,7 @@ export class MachineAgent {
   }
 
   /** Runs a connection here: decrypts its credential locally and, holding both keys, re-encrypts it (R13, R14). */
-  async run(connectionName: string): Promise<{ keyThumbprint: string; reencrypted: boolean; username: string }> {
+  async run(connectionName: string, options: CommandOptions = {}): Promise<{ keyThumbprint: string; reencrypted: boolean; username: string }> {
     const connection = this.engine.connection(connectionName);
     const held = this.usableKeyFor(connection);
     if (!held) {
@@ -257,12 +270,12 @@ export class MachineAgent {
         reencrypted = encryptCredential(live.pem, credential);
       }
     }
-    await this.engine.recordRun(connectionName, this.name, held.thumbprint, reencrypted);
+    await this.engine.recordRun(connectionName, this.name, held.thumbprint, reencrypted, options);
     return { keyThumbprint: held.thumbprint, reencrypted: reencrypted !== null, username: credential.username };
   }
 
   /** R17: publish the primary key under a new password; needs a machine that holds the primary key. */
-  async regeneratePassword(newPassword: string): Promise<void> {
+  async regeneratePassword(newPassword: string, options: CommandOptions = {}): Promise<void> {
     const group = this.requireGroup();
     const primary = primaryKey(this.engine.group(group))!;
     const held = this.keyStore.get(primary.thumbprint);
@@ -270,22 +283,22 @@ export class MachineAgent {
       throw new RekeyError('KEY_NOT_HELD', `machine ${this.name} does not hold the primary key of ${group}; regenerate the password on a machine that does`, { machine: this.name });
     }
     const passwordPackage = createPasswordPackage({ privateKey: held.privateKey, certificatePem: held.certificatePem, password: newPassword });
-    await this.engine.regeneratePassword(group, this.name, primary.thumbprint, passwordPackage);
+    await this.engine.regeneratePassword(group, this.name, primary.thumbprint, passwordPackage, options);
   }
 
-  async updateAgent(agentVersion: string): Promise<void> {
+  async updateAgent(agentVersion: string, options: CommandOptions = {}): Promise<void> {
     const group = this.group;
-    if (group !== null) await this.engine.reportAgentVersion(group, this.name, agentVersion);
+    if (group !== null) await this.engine.reportAgentVersion(group, this.name, agentVersion, options);
     this.agentVersion = agentVersion;
   }
 
   /** A lone machine's own key pair and certificate, for connections that target it alone (R20). */
-  async register(): Promise<void> {
+  async register(options: CommandOptions = {}): Promise<void> {
     if ([...this.keyStore.values()].some((key) => key.group === null)) return;
     const now = this.engine.clock.now();
     const keyPair = await this.keys.next();
     const certificate = createGroupCertificate({ keyPair, groupName: `machine ${this.name}`, version: 1, notBefore: toIso(now), notAfter: toIso(plusMinutes(now, MAX_VALIDITY_MINUTES)) });
-    await this.engine.registerMachine({ machineId: this.machineId, name: this.name, agentVersion: this.agentVersion, certificatePem: certificate.pem });
+    await this.engine.registerMachine({ machineId: this.machineId, name: this.name, agentVersion: this.agentVersion, certificatePem: certificate.pem }, options);
     this.keyStore.set(certificate.thumbprint, { thumbprint: certificate.thumbprint, privateKey: keyPair.privateKey, certificatePem: certificate.pem, group: null });
   }
 

@@ -15,7 +15,7 @@ import { RekeyError, errorKind, isRekeyError } from '../kernel/errors.js';
 import type { ConnectionTarget, DomainEvent, Timed } from '../domain/events.js';
 import type { GroupCommand, JoinCredential, PresentedCertificate } from '../domain/group/commands.js';
 import { decideGroup } from '../domain/group/decide.js';
-import { GROUP_NOT_FOUND } from '../domain/group/errors.js';
+import { GROUP_DELETED, GROUP_NOT_FOUND } from '../domain/group/errors.js';
 import { nextDue } from '../domain/group/schedule.js';
 import { initialGroupState, type GroupState } from '../domain/group/state.js';
 import { DEFAULT_PICKUP_DELAY_MINUTES, DEFAULT_CHECK_IN_INTERVAL_MINUTES } from '../domain/periods.js';
@@ -23,6 +23,7 @@ import { toIso, type Clock, type Instant } from '../domain/time.js';
 import { WrongExpectedRevisionError } from '../store/errors.js';
 import type { EventStore, RecordedEvent } from '../store/port.js';
 import { toNewEvent, type CommandContext } from '../domain/codec.js';
+import { optionalBoolean, requireBoolean, requireString } from './arguments.js';
 import { Fleet } from './fleet.js';
 import type { IdSource } from './ids.js';
 import { connectionStream, groupStream, machineStream } from '../domain/streams.js';
@@ -100,12 +101,18 @@ export class Engine {
   // ---- reading -------------------------------------------------------------------------------
 
   group(name: string): GroupState {
+    requireString('machine group name', name);
     const state = this.fleet.group(name);
+    if (!state && this.fleet.wasDeleted(name)) {
+      // R19: the same refusal the group's decider gives a command on a deleted group.
+      throw new RekeyError(GROUP_DELETED, `machine group ${name} was deleted; create a new group`, { group: name });
+    }
     if (!state) throw new RekeyError(GROUP_NOT_FOUND, `machine group ${name} not found; known groups: ${this.fleet.groupNames().join(', ') || 'none'}`, { group: name });
     return state;
   }
 
   connection(name: string): ConnectionState {
+    requireString('desktop flow connection name', name);
     const state = this.fleet.connection(name);
     if (!state) throw new RekeyError(CONNECTION_UNKNOWN, `desktop flow connection ${name} not found`, { connection: name });
     return state;
@@ -135,7 +142,13 @@ export class Engine {
 
   // ---- the scheduler ---------------------------------------------------------------------------
 
-  /** Records every due time that the clock has passed, in every group (level-triggered). */
+  /**
+   * Records every due time that the clock has passed, in every group (level-triggered), in instant
+   * order across all groups: the earliest due instant of any group first, each group's due times at
+   * that instant in one append, then the connections' follow-up stamped at that same instant (R14:
+   * retired ciphertexts are dropped at E). So the log never goes back in time, however many due
+   * times of however many groups fell between two commands (days without a command, an outage).
+   */
   async processDue(): Promise<RecordedEvent[]> {
     await this.sync();
     this.requireClockNotBehindLog();
@@ -147,15 +160,26 @@ export class Engine {
     }
     const now = this.clock.now();
     const recorded: RecordedEvent[] = [];
-    for (const [stream, slot] of this.fleet.groups) {
-      const dueAt = this.dueAtOf(stream, slot.revision, slot.state);
-      if (dueAt === null || dueAt > now) continue;
-      recorded.push(...(await this.executeGroup(stream, { type: 'ProcessDue', at: now }, {}, false)));
+    for (let next = this.earliestDue(now); next !== null; next = this.earliestDue(now)) {
+      const revision = this.fleet.revisionOf(next.stream);
+      const batch = await this.executeGroup(next.stream, { type: 'ProcessDue', at: next.at }, {}, false);
+      // Nothing recorded and nothing changed (cannot happen while decide and nextDue agree): stop
+      // rather than loop; the next command looks again.
+      if (batch.length === 0 && this.fleet.revisionOf(next.stream) === revision) break;
+      recorded.push(...batch);
+      if (batch.some((event) => KEY_LIVENESS_EVENTS.has(event.type))) await this.reconcileConnections({}, next.at);
     }
-    // Once, after every group's due times: reconciling between groups would stamp connection
-    // events at `now` before another group's earlier due times, and time in the log runs forward.
-    if (recorded.some((event) => KEY_LIVENESS_EVENTS.has(event.type))) await this.reconcileConnections();
     return recorded;
+  }
+
+  /** The group with the earliest due time at or before `now` (ties: the first group in log order). */
+  private earliestDue(now: Instant): { stream: string; at: Instant } | null {
+    let earliest: { stream: string; at: Instant } | null = null;
+    for (const [stream, slot] of this.fleet.groups) {
+      const at = this.dueAtOf(stream, slot.revision, slot.state);
+      if (at !== null && at <= now && (earliest === null || at < earliest.at)) earliest = { stream, at };
+    }
+    return earliest;
   }
 
   /**
@@ -180,6 +204,8 @@ export class Engine {
     input: { name: string; keyValidityPeriod?: number; keyExpiryGracePeriod?: number; proactiveReencryption?: boolean },
     options: CommandOptions = {},
   ): Promise<RecordedEvent[]> {
+    requireString('machine group name', input.name);
+    optionalBoolean('proactiveReencryption', input.proactiveReencryption);
     await this.processDue();
     const existing = this.fleet.groupStreamOf(input.name);
     const groupId = this.ids.next();
@@ -187,6 +213,9 @@ export class Engine {
   }
 
   async joinMachine(request: JoinRequest, options: CommandOptions = {}): Promise<RecordedEvent[]> {
+    requireString('machine name', request.machine);
+    requireString('agentVersion', request.agentVersion);
+    requireString('proof', request.proof);
     await this.processDue();
     const stream = this.requireGroupStream(request.group);
     const claimed = request.credential.kind === 'firstKey' ? request.credential.certificate.thumbprint : request.credential.keyThumbprint;
@@ -209,6 +238,7 @@ export class Engine {
   }
 
   async rejoinMachine(input: { group: string; machine: string; agentVersion: string; keyThumbprint: string; proof: string }, options: CommandOptions = {}) {
+    for (const field of ['machine', 'agentVersion', 'keyThumbprint', 'proof'] as const) requireString(field === 'machine' ? 'machine name' : field, input[field]);
     await this.processDue();
     const stream = this.requireGroupStream(input.group);
     const pem = this.fleet.groups.get(stream)!.state.keys.find((key) => key.thumbprint === input.keyThumbprint)?.certificatePem;
@@ -216,21 +246,26 @@ export class Engine {
     return this.groupCommand(input.group, { type: 'RejoinMachine', machine: input.machine, agentVersion: input.agentVersion, keyThumbprint: input.keyThumbprint }, options);
   }
 
-  removeMachine(group: string, machine: string, options: CommandOptions = {}) {
+  async removeMachine(group: string, machine: string, options: CommandOptions = {}) {
+    requireString('machine name', machine);
     return this.groupCommand(group, { type: 'RemoveMachine', machine }, options);
   }
 
   /** A member's online session starts (now, or at `sessionStartedAt` for a machine that joined part-way through it). */
-  connectMachine(group: string, machine: string, checkInIntervalMinutes = DEFAULT_CHECK_IN_INTERVAL_MINUTES, options: CommandOptions & { sessionStartedAt?: Instant } = {}) {
+  async connectMachine(group: string, machine: string, checkInIntervalMinutes = DEFAULT_CHECK_IN_INTERVAL_MINUTES, options: CommandOptions & { sessionStartedAt?: Instant } = {}) {
     const { sessionStartedAt, ...commandOptions } = options;
+    requireString('machine name', machine);
     return this.groupCommand(group, { type: 'ConnectMachine', machine, checkInIntervalMinutes, sessionStartedAt }, commandOptions);
   }
 
-  disconnectMachine(group: string, machine: string, options: CommandOptions = {}) {
+  async disconnectMachine(group: string, machine: string, options: CommandOptions = {}) {
+    requireString('machine name', machine);
     return this.groupCommand(group, { type: 'DisconnectMachine', machine }, options);
   }
 
-  reportAgentVersion(group: string, machine: string, agentVersion: string, options: CommandOptions = {}) {
+  async reportAgentVersion(group: string, machine: string, agentVersion: string, options: CommandOptions = {}) {
+    requireString('machine name', machine);
+    requireString('agentVersion', agentVersion);
     return this.groupCommand(group, { type: 'ReportAgentVersion', machine, agentVersion }, options);
   }
 
@@ -239,11 +274,15 @@ export class Engine {
     return this.groupCommand(group, { type: 'IssueRenewalKey', machine, certificate, wrappedUnderPrevious }, options);
   }
 
-  acceptNewKey(group: string, machine: string, options: CommandOptions = {}) {
+  async acceptNewKey(group: string, machine: string, options: CommandOptions = {}) {
+    requireString('machine name', machine);
     return this.groupCommand(group, { type: 'AcceptNewKey', machine }, options);
   }
 
-  regeneratePassword(group: string, machine: string, packageThumbprint: string, passwordPackage: string, options: CommandOptions = {}) {
+  async regeneratePassword(group: string, machine: string, packageThumbprint: string, passwordPackage: string, options: CommandOptions = {}) {
+    requireString('machine name', machine);
+    requireString('packageThumbprint', packageThumbprint);
+    requireString('passwordPackage', passwordPackage);
     return this.groupCommand(group, { type: 'RegeneratePassword', machine, packageThumbprint, passwordPackage }, options);
   }
 
@@ -255,7 +294,8 @@ export class Engine {
     return this.groupCommand(group, { type: 'SetKeyExpiryGracePeriod', minutes, pickupDelayMinutes: this.pickupDelayMinutes }, options);
   }
 
-  setProactiveReencryption(group: string, enabled: boolean, options: CommandOptions = {}) {
+  async setProactiveReencryption(group: string, enabled: boolean, options: CommandOptions = {}) {
+    requireBoolean('enabled', enabled);
     return this.groupCommand(group, { type: 'SetProactiveReencryption', enabled }, options);
   }
 
@@ -269,45 +309,52 @@ export class Engine {
     const certificate = presented(input.certificatePem);
     const stream = machineStream(input.machineId);
     if (this.fleet.revisionOf(stream) >= 0) return [];
-    const event: Timed<DomainEvent> = {
-      type: 'MachineRegistered',
-      at: this.clock.now(),
-      data: { machineId: input.machineId, name: input.name, agentVersion: input.agentVersion, certificatePem: certificate.pem, thumbprint: certificate.thumbprint },
-    };
-    return this.execute(stream, () => [event], options);
+    const data = { machineId: input.machineId, name: input.name, agentVersion: input.agentVersion, certificatePem: certificate.pem, thumbprint: certificate.thumbprint };
+    return this.execute(stream, (at): Timed<DomainEvent>[] => [{ type: 'MachineRegistered', at, data }], options);
   }
 
   // ---- desktop flow connections ----------------------------------------------------------------
 
   async createConnection(input: { name: string; target: ConnectionTarget; ciphertexts: readonly Envelope[] }, options: CommandOptions = {}) {
+    requireString('desktop flow connection name', input.name);
+    requireString('target name', input.target?.name);
     await this.processDue();
     const stream = this.fleet.connectionStreamOf(input.name) ?? connectionStream(this.ids.next());
     const connectionId = stream.slice('connection-'.length);
     const liveThumbprints = this.fleet.liveCertificatesOf(input.target).map((c) => c.thumbprint);
-    return this.executeConnection(stream, { type: 'CreateConnection', at: this.clock.now(), connectionId, name: input.name, target: input.target, ciphertexts: input.ciphertexts, liveThumbprints }, options);
+    const noLiveKeyReason = this.noLiveKeyReason(input.target);
+    return this.executeConnection(stream, { type: 'CreateConnection', at: this.clock.now(), connectionId, name: input.name, target: input.target, ciphertexts: input.ciphertexts, liveThumbprints, noLiveKeyReason }, options);
   }
 
-  recordRun(connection: string, machine: string, keyThumbprint: string, reencrypted: Envelope | null, options: CommandOptions = {}) {
+  async recordRun(connection: string, machine: string, keyThumbprint: string, reencrypted: Envelope | null, options: CommandOptions = {}) {
+    requireString('machine name', machine);
+    requireString('keyThumbprint', keyThumbprint);
     return this.connectionCommand(connection, (live) => ({ type: 'RecordRun', machine, keyThumbprint, reencrypted, liveThumbprints: live }), options);
   }
 
-  recordRunFailure(connection: string, code: string, reason: string, options: CommandOptions = {}) {
+  async recordRunFailure(connection: string, code: string, reason: string, options: CommandOptions = {}) {
+    requireString('code', code);
+    requireString('reason', reason);
     return this.connectionCommand(connection, () => ({ type: 'RecordRunFailure', code, reason }), options);
   }
 
-  reencrypt(connection: string, machine: string, ciphertext: Envelope, proactive: boolean, options: CommandOptions = {}) {
+  async reencrypt(connection: string, machine: string, ciphertext: Envelope, proactive: boolean, options: CommandOptions = {}) {
+    requireString('machine name', machine);
+    requireBoolean('proactive', proactive);
     return this.connectionCommand(connection, () => ({ type: 'Reencrypt', machine, ciphertext, proactive }), options);
   }
 
-  fixConnection(connection: string, ciphertexts: readonly Envelope[], options: CommandOptions = {}) {
-    return this.connectionCommand(connection, (live) => ({ type: 'FixConnection', ciphertexts, liveThumbprints: live }), options);
+  async fixConnection(connection: string, ciphertexts: readonly Envelope[], options: CommandOptions = {}) {
+    const target = this.connection(connection).target;
+    return this.connectionCommand(connection, (live) => ({ type: 'FixConnection', ciphertexts, liveThumbprints: live, noLiveKeyReason: this.noLiveKeyReason(target) }), options);
   }
 
   // ---- command handling ------------------------------------------------------------------------
 
   private requireGroupStream(name: string): string {
+    requireString('machine group name', name);
     const stream = this.fleet.groupStreamOf(name);
-    if (!stream) this.group(name); // throws GROUP_NOT_FOUND with the known names
+    if (!stream) this.group(name); // throws GROUP_DELETED, or GROUP_NOT_FOUND with the known names
     return stream!;
   }
 
@@ -337,29 +384,33 @@ export class Engine {
   }
 
   private async executeGroup(stream: string, command: GroupCommand, options: CommandOptions, reconcile = true): Promise<RecordedEvent[]> {
-    const recorded = await this.execute(stream, () => {
+    const recorded = await this.execute(stream, (at) => {
       const state = this.fleet.groups.get(stream)?.state ?? initialGroupState;
-      return decideGroup({ ...command, ...(command.type === 'JoinMachine' ? { memberOfGroup: this.fleet.groupOfMachine(command.machine) } : {}) } as GroupCommand, state);
-    }, options);
+      return decideGroup({ ...command, at, ...(command.type === 'JoinMachine' ? { memberOfGroup: this.fleet.groupOfMachine(command.machine) } : {}) } as GroupCommand, state);
+    }, options, command.type === 'ProcessDue' ? command.at : undefined);
     // Only these facts change which keys are live for a connection's target (R14-R16, R19, R20).
     if (reconcile && recorded.some((event) => KEY_LIVENESS_EVENTS.has(event.type))) await this.reconcileConnections(options);
     return recorded;
   }
 
   private executeConnection(stream: string, command: ConnectionCommand, options: CommandOptions): Promise<RecordedEvent[]> {
-    return this.execute(stream, () => decideConnection(command, this.fleet.connections.get(stream)?.state ?? initialConnectionState), options);
+    return this.execute(stream, (at) => decideConnection({ ...command, at }, this.fleet.connections.get(stream)?.state ?? initialConnectionState), options);
   }
 
   /**
-   * 1. skip a command already recorded (same id); 2. decide on the current state; 3. append with
-   * the revision the decision was made on; 4. on a conflict, catch up and decide again.
+   * 1. skip a command already recorded (same id); 2. decide on the current state, at the clock's
+   * instant (or at `dueAt`, a due time's own instant); 3. append with the revision the decision was
+   * made on; 4. on a conflict, catch up and decide again, reading the clock again and checking it
+   * against what the others appended meanwhile, so a retry never records an instant older than
+   * the log's latest (CLOCK_WENT_BACKWARDS while the clock is behind it).
    */
-  private async execute(stream: string, decide: () => Timed<DomainEvent>[], options: CommandOptions): Promise<RecordedEvent[]> {
+  private async execute(stream: string, decide: (at: Instant) => Timed<DomainEvent>[], options: CommandOptions, dueAt?: Instant): Promise<RecordedEvent[]> {
     const commandId = options.commandId ?? this.ids.next();
     const context: CommandContext = { commandId, correlationId: options.correlationId ?? commandId };
     for (let attempt = 0; ; attempt++) {
       if (this.fleet.commandSeen(stream, commandId)) return [];
-      const events = decide();
+      if (dueAt === undefined) this.requireClockNotBehindLog();
+      const events = decide(dueAt ?? this.clock.now());
       if (events.length === 0) return [];
       const expected = this.fleet.revisionOf(stream);
       const newEvents = events.map((event) => toNewEvent(event, context));
@@ -395,7 +446,7 @@ export class Engine {
    * that are no longer live are dropped (R14, at E), and a connection left with none needs fixing
    * (R15, R16, R19, R20). Level-triggered, so an engine that crashed half-way finishes the job.
    */
-  async reconcileConnections(options: CommandOptions = {}): Promise<void> {
+  async reconcileConnections(options: CommandOptions = {}, at?: Instant): Promise<void> {
     for (const [stream, slot] of this.fleet.connections) {
       const connection = slot.state;
       if (!connection.exists) continue;
@@ -404,10 +455,24 @@ export class Engine {
       const unusable = !connection.needsFix && connection.ciphertexts.every((c) => !live.includes(c.thumbprint));
       if (!stale && !unusable) continue;
       const reason = this.needsFixReason(connection.target, live);
-      await this.execute(stream, () => decideConnection({ type: 'Reconcile', at: this.clock.now(), liveThumbprints: live, reason }, this.fleet.connections.get(stream)!.state), {
+      await this.execute(stream, (when) => decideConnection({ type: 'Reconcile', at: when, liveThumbprints: live, reason }, this.fleet.connections.get(stream)!.state), {
         correlationId: options.correlationId,
-      });
+      }, at);
     }
+  }
+
+  /** Why a target has no live key to encrypt credentials to (R16, R19, R20), for the refusal's message. */
+  private noLiveKeyReason(target: ConnectionTarget): string {
+    const groupName = target.type === 'group' ? target.name : this.fleet.groupOfMachine(target.name);
+    if (groupName === null) return `machine ${target.name} belongs to no machine group and has no certificate of its own registered`;
+    const group = this.fleet.group(groupName);
+    const of = target.type === 'group' ? '' : ` (the group of machine ${target.name})`;
+    if (!group && this.fleet.wasDeleted(groupName)) {
+      return `machine group ${groupName}${of} was deleted, which invalidated its keys (R19); create a machine group named ${groupName}, join a machine to it, then fix the connection`;
+    }
+    if (!group) return `machine group ${groupName} does not exist; known groups: ${this.fleet.groupNames().join(', ') || 'none'}`;
+    if (group.lifecycle === 'expired') return `the key of machine group ${groupName}${of} expired because no machine renewed it (R16); delete the group and create a new one`;
+    return `no machine joined machine group ${groupName}${of} yet; the first machine that joins issues its key`;
   }
 
   private needsFixReason(target: ConnectionTarget, live: string[]): string {

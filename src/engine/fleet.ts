@@ -44,6 +44,8 @@ export class Fleet {
   readonly machines = new Map<string, Slot<MachineRegistration | null>>();
   /** Active (not deleted) group streams by group name. */
   private readonly groupByName = new Map<string, string>();
+  /** Names of deleted groups no group took again since (R19: refused GROUP_DELETED, not "not found"). */
+  private readonly deletedGroupNames = new Set<string>();
   private readonly connectionByName = new Map<string, string>();
   private readonly machineByName = new Map<string, string>();
   /** Group name by member machine name (R9). */
@@ -92,6 +94,7 @@ export class Fleet {
       case 'GroupCreated':
       case 'GroupImported':
         this.groupByName.set(state.name, stream);
+        this.deletedGroupNames.delete(state.name);
         break;
       case 'MachineJoined':
       case 'MachineImported':
@@ -101,7 +104,10 @@ export class Fleet {
         this.membership.delete(event.data.machine);
         break;
       case 'GroupDeleted':
-        if (this.groupByName.get(state.name) === stream) this.groupByName.delete(state.name);
+        if (this.groupByName.get(state.name) === stream) {
+          this.groupByName.delete(state.name);
+          this.deletedGroupNames.add(state.name);
+        }
         break;
       default:
         break;
@@ -121,6 +127,11 @@ export class Fleet {
   group(name: string): GroupState | undefined {
     const stream = this.groupByName.get(name);
     return stream ? this.groups.get(stream)?.state : undefined;
+  }
+
+  /** Whether the latest group of that name was deleted (and none was created under it since). */
+  wasDeleted(name: string): boolean {
+    return this.deletedGroupNames.has(name);
   }
 
   groupNames(): string[] {

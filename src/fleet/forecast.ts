@@ -13,13 +13,13 @@ import { pooledKeyPairSource } from '../crypto/index.js';
 import type { KeyPairSource } from '../crypto/types.js';
 import { takesPartInRenewals } from '../domain/agentVersion.js';
 import { RekeyError, errorKind } from '../kernel/errors.js';
-import type { GroupEvent, Timed } from '../domain/events.js';
 import { decideGroup } from '../domain/group/decide.js';
+import { upcomingRenewal } from '../domain/group/schedule.js';
 import { GROUP_NOT_FOUND } from '../domain/group/errors.js';
 import { evolveGroup } from '../domain/group/evolve.js';
 import { primaryKey, type GroupState } from '../domain/group/state.js';
 import { DEFAULT_CHECK_IN_INTERVAL_MINUTES, DEFAULT_PICKUP_DELAY_MINUTES } from '../domain/periods.js';
-import { MS_PER_MINUTE, parseInstant, toIso, type Instant } from '../domain/time.js';
+import { MS_PER_MINUTE, toIso, type Instant } from '../domain/time.js';
 import { Engine } from '../engine/engine.js';
 import { Fleet } from '../engine/fleet.js';
 import { randomIds, seededIds } from '../engine/ids.js';
@@ -106,8 +106,6 @@ export const FORECAST_ASSUMPTIONS = [
   'the simulated machines hold stand-ins for the real keys (fresh keys with the same dates): the forecast is about timing and who misses, never about decrypting real credentials',
 ];
 
-const FAR_FUTURE = 8.64e15;
-
 /**
  * The keys a forecast uses (stand-ins and the renewal keys its simulated machines issue): real
  * RSA-2048 keys from a small recycled pool, made on first use. They only have to work (wrap, unwrap,
@@ -129,9 +127,8 @@ interface Window {
 export function nextWindow(state: GroupState): Window | null {
   if (state.lifecycle !== 'active' || !primaryKey(state)) return null;
   if (state.renewal) return { start: state.renewal.startsAt, end: state.renewal.endsAt, underWay: true };
-  const ahead = decideGroup({ type: 'ProcessDue', at: FAR_FUTURE }, { ...state, members: {} });
-  const started = ahead.find((event) => event.type === 'RenewalStarted') as Timed<Extract<GroupEvent, { type: 'RenewalStarted' }>> | undefined;
-  return started ? { start: started.at, end: parseInstant(started.data.endsAt), underWay: false } : null;
+  const next = upcomingRenewal(state);
+  return next ? { start: next.startsAt, end: next.endsAt, underWay: false } : null;
 }
 
 /**
@@ -312,10 +309,15 @@ function groupForecast(
   }
   const connectionsToFix = [...new Set([...alreadyBroken, ...brokenByWindow])].sort();
 
+  // Microsoft: "If a machine group is empty or inactive during the renewal, its certificate will
+  // expire": a group whose members are all KeyExpired (Maintenance) has no active machine to renew it.
+  const inactive = members.length > 0 && members.every((m) => m.status === 3);
   const expiresBecause = groupExpired
     ? (members.length === 0
       ? 'group empty: a group needs at least one machine online during its renewal, else its key expires (R16)'
-      : `no member will hold the new key when the old one retires: ${String(groupExpired.data.reason)} (R16)`)
+      : inactive
+        ? `group inactive: every member (${members.map((m) => m.name).join(', ')}) is KeyExpired (Maintenance), so no active machine can renew its key and, like an empty group, its key expires (R16)`
+        : `no member will hold the new key when the old one retires: ${String(groupExpired.data.reason)} (R16)`)
     : null;
   const verdict: Verdict = !reached ? 'beyond --until' : groupExpired ? 'will expire' : willMiss.length > 0 ? 'at risk' : 'OK';
 
@@ -324,6 +326,7 @@ function groupForecast(
   const list = (names: readonly string[]) => names.join(', ');
   const of = (code: MissCode) => willMiss.filter((m) => m.code === code).map((m) => m.machine);
   if (members.length === 0) todo.push({ by: S, what: `add a machine to ${name} before ${S} (an empty group's key expires at ${E}), or delete ${name}` });
+  if (inactive) todo.push({ by: S, what: `add or rejoin a machine to ${name} with its current password before ${S} (an inactive group's key expires at ${E}: no member is active), or delete ${name}` });
   const outdated = members.filter((m) => m.status !== 3 && !takesPartInRenewals(m.agentVersion));
   if (outdated.length > 0) {
     todo.push({ by: S, what: `update Power Automate for desktop to 2.23 or above on ${list(outdated.map((m) => `${m.name} (${m.agentVersion})`))} before ${S}, and bring them online between ${S} and ${E}` });

@@ -6,7 +6,7 @@
  */
 import { tablesAt, type Row } from '../../projections/index.js';
 import { takesPartInRenewals } from '../domain/agentVersion.js';
-import { scheduledRenewalEnd, scheduledRenewalStart } from '../domain/group/schedule.js';
+import { upcomingRenewal } from '../domain/group/schedule.js';
 import { keyByVersion, primaryKey, type GroupState } from '../domain/group/state.js';
 import { toIso, type Instant } from '../domain/time.js';
 import { Fleet } from '../engine/fleet.js';
@@ -29,6 +29,8 @@ export interface GroupReadiness {
   readonly notSeenSinceWindowOpened: string[];
   readonly connectionsNotReencrypted: string[];
   readonly connectionsToFix: string[];
+  /** Members but none active (all KeyExpired, statecode 2 Maintenance): as unable to renew as an empty group. */
+  readonly inactive: boolean;
   readonly verdict: Verdict;
   readonly reasons: string[];
 }
@@ -54,8 +56,10 @@ function groupReadiness(group: GroupState, fleet: Fleet, machineRows: Map<string
   const members = Object.values(group.members).sort((a, b) => a.name.localeCompare(b.name));
   const primary = primaryKey(group);
   const renewal = group.renewal;
-  const start = renewal ? renewal.startsAt : scheduledRenewalStart(group);
-  const end = renewal ? renewal.endsAt : start === null ? null : scheduledRenewalEnd(group, start);
+  // The window under way, else the next one exactly as the scheduler will record it (R3-R5).
+  const upcoming = renewal ? { startsAt: renewal.startsAt, endsAt: renewal.endsAt } : upcomingRenewal(group);
+  const start = upcoming?.startsAt ?? null;
+  const end = upcoming?.endsAt ?? null;
   const heartbeat = (name: string) => {
     const value = machineRows.get(name)?.lastheartbeatdate;
     return typeof value === 'string' ? Date.parse(value) : null;
@@ -78,11 +82,15 @@ function groupReadiness(group: GroupState, fleet: Fleet, machineRows: Map<string
     if (order.indexOf(to) > order.indexOf(verdict)) verdict = to;
     reasons.push(reason);
   };
-  const able = members.filter((m) => m.status !== 3 && takesPartInRenewals(m.agentVersion));
+  const active = members.filter((m) => m.status !== 3);
+  const able = active.filter((m) => takesPartInRenewals(m.agentVersion));
   if (group.lifecycle === 'expired') {
     worsen('expired', 'no machine renewed the key: the group cannot be used; delete it and create a new one');
   } else if (members.length === 0) {
     worsen('will expire', 'the group is empty: nobody can renew its key (the seed corner case)');
+  } else if (active.length === 0) {
+    // Microsoft: "If a machine group is empty or inactive during the renewal, its certificate will expire."
+    worsen('will expire', `the group is inactive: every member (${expired.join(', ')}) is KeyExpired (Maintenance), so, like an empty group, nobody can renew its key; add or rejoin a machine with the current password, or delete the group`);
   } else if (able.length === 0) {
     worsen('will expire', 'no member can take part in a renewal (all below 2.23 or KeyExpired)');
   } else if (renewal && renewal.newVersion === null && notSeen.length === members.length) {
@@ -108,6 +116,7 @@ function groupReadiness(group: GroupState, fleet: Fleet, machineRows: Map<string
     notSeenSinceWindowOpened: notSeen,
     connectionsNotReencrypted: notReencrypted,
     connectionsToFix: toFix,
+    inactive: members.length > 0 && active.length === 0,
     verdict,
     reasons,
   };

@@ -12,7 +12,7 @@ import type { KeyObject } from 'node:crypto';
 import type { KeyPairSource } from '../crypto/types.js';
 import { takesPartInRenewals } from '../domain/agentVersion.js';
 import { RekeyError, isRekeyError } from '../kernel/errors.js';
-import type { GroupState } from '../domain/group/state.js';
+import { memberOf, type GroupState } from '../domain/group/state.js';
 import { NO_MACHINE_CAN_RUN_CODE, expiredConnection } from '../domain/connection/runFailures.js';
 import { toIso, type Instant, MS_PER_MINUTE } from '../domain/time.js';
 import { MachineAgent } from '../engine/agent.js';
@@ -344,6 +344,13 @@ export async function simulate(scenario: Scenario, options: SimulationOptions): 
   }
   clock.at = scenario.end;
   await engine.processDue();
+  // Nothing happens at or after `end` (R21's half-open intervals): every session still open ends
+  // there, so no check-in is derived at `end` for a machine that was online until then.
+  for (const machine of [...machines.values()].sort((a, b) => a.order - b.order)) {
+    const group = engine.fleet.groupOfMachine(machine.spec.name);
+    const state = group === null ? undefined : engine.fleet.group(group);
+    if (group !== null && state && memberOf(state, machine.spec.name)?.connected) await engine.disconnectMachine(group, machine.spec.name);
+  }
   // Derived columns at the head of the log are evaluated at its latest instant: the scenario's end.
   await options.store.append(SIMULATION_STREAM, [marker('SimulationEnded', scenario.end, { rejected: rejected.length })], options.continuation ? 'any' : 0);
   await engine.sync();

@@ -18,6 +18,7 @@ import { MachineAgent } from '../../src/engine/agent.js';
 import { Engine } from '../../src/engine/engine.js';
 import { seededIds } from '../../src/engine/ids.js';
 import { createConnection } from '../../src/engine/portal.js';
+import type { EventStore } from '../../src/store/port.js';
 import { openSqliteEventStore } from '../../src/store/sqlite.js';
 import { T0 } from './support/crashPlan.js';
 import { removeScratchDirs, scratchDir } from './support/scratch.js';
@@ -95,6 +96,60 @@ describe('time faults: a clock that jumps backwards', () => {
       await expectClockWentBackwards(reopened, () => engine.processDue().then(() => engine.createGroup({ name: 'B' })), earlier, latest);
     } finally {
       await reopened.close();
+    }
+  });
+
+  /**
+   * Two engine processes on one SQLite file. `slow` decides at its instant; before its append lands,
+   * `fast` (whose clock is 10 minutes ahead) appends to the same group. The conflict makes `slow`
+   * catch up and decide again: with its clock still behind what `fast` appended it is refused
+   * CLOCK_WENT_BACKWARDS (nothing appended); with a clock that moved on meanwhile it records the
+   * later instant, never the one it first decided with (docs/reliability.md, finding 2).
+   */
+  it('a conflict retry decides again at an instant not older than what another process appended meanwhile', async () => {
+    const { file, store, latest } = await world();
+    await store.close();
+    const shared = openSqliteEventStore({ file });
+    const fastClock = manualClock(plusMinutes(latest, 10));
+    const fast = await Engine.open({ store: shared, clock: fastClock, ids: seededIds(31) });
+    const slowStore = openSqliteEventStore({ file });
+    let interpose: (() => Promise<void>) | null = null;
+    const interposing: EventStore = Object.assign(Object.create(slowStore) as EventStore, {
+      async append(...args: Parameters<EventStore['append']>) {
+        const before = interpose;
+        interpose = null;
+        if (before) await before(); // the other process gets its append in first
+        return slowStore.append(...args);
+      },
+    });
+    const slowClock = manualClock(latest);
+    const slow = await Engine.open({ store: interposing, clock: slowClock, ids: seededIds(32) });
+    try {
+      interpose = async () => { await fast.setKeyValidityPeriod('A', 2_200_000); };
+      const before = await shared.headPosition();
+      const error = await slow.setKeyValidityPeriod('A', 2_300_000).then(() => null, (caught: unknown) => caught);
+      expect(interpose, 'the other process appended in between').toBeNull();
+      expect(isRekeyError(error, 'CLOCK_WENT_BACKWARDS'), String(error)).toBe(true);
+      expect((error as Error).message).toContain(toIso(latest));
+      expect((error as Error).message).toContain(toIso(plusMinutes(latest, 10)));
+      expect(await shared.headPosition(), 'only the other process appended').toBe(before + 1);
+      expect(slow.group('A').recorded.validity).toBe(2_200_000);
+
+      // The same race once slow's clock caught up, and with it moving on to 20 minutes while the
+      // conflict is handled: the retry records 20 minutes, not the 10 it first decided with.
+      slowClock.set(plusMinutes(latest, 10));
+      interpose = async () => {
+        fastClock.set(plusMinutes(latest, 15));
+        await fast.setKeyValidityPeriod('A', 2_400_000);
+        slowClock.set(plusMinutes(latest, 20));
+      };
+      const recorded = await slow.setKeyValidityPeriod('A', 2_500_000);
+      expect(recorded.map((e) => [e.type, e.metadata.occurredAt])).toEqual([['KeyValidityPeriodChanged', toIso(plusMinutes(latest, 20))]]);
+      const instants = (await shared.readAll(1, 1000)).map((e) => Date.parse(e.metadata.occurredAt));
+      expect(instants).toEqual([...instants].sort((a, b) => a - b));
+    } finally {
+      await shared.close();
+      await slowStore.close();
     }
   });
 });

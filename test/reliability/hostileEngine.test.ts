@@ -262,20 +262,85 @@ describe('hostile input at the engine: refused commands are RekeyErrors and writ
     }
   });
 
-  // Enable when ConnectMachine refuses a check-in interval that is not a whole number of minutes in
-  // 1..525,600 (today 0, -5, 1.5 and 1e308 are recorded, and NaN or Infinity become null in the log).
-  it.skip('a check-in interval that is not a whole number of minutes in range is refused', async () => {
+  // docs/reliability.md, finding 5: ConnectMachine refuses a check-in interval that is not a whole
+  // number of minutes in 1..525,600 (0, -5, 1.5 and 1e308 were recorded; NaN and Infinity became null).
+  it('a check-in interval that is not a whole number of minutes in range is refused, naming the value and the range', async () => {
     const intervals = await openWorld('intervals');
     try {
       await intervals.engine.createGroup({ name: 'I' });
       await intervals.agent('I1').join('I', 'pw-I');
       await intervals.engine.disconnectMachine('I', 'I1');
-      for (const interval of [0, -5, 1.5, 1e308, Number.NaN, Infinity]) {
+      for (const [interval, shown] of [[0, '0'], [-5, '-5'], [1.5, '1.5'], [1e308, '1e+308'], [Number.NaN, 'NaN'], [Infinity, 'Infinity'], [525_601, '525601']] as const) {
         const error = await refused(intervals, () => intervals.engine.connectMachine('I', 'I1', interval));
-        expect(error.code, String(interval)).toMatch(/MINUTES|INTERVAL|RANGE/);
+        expect(error.code, String(interval)).toBe('CHECK_IN_INTERVAL_OUT_OF_RANGE');
+        expect(error.message).toBe(`checkInIntervalMinutes ${shown} is not a whole number of minutes from 1 to 525600 (one minute to one 365-day year)`);
       }
+      const bad = await refused(intervals, () => intervals.engine.connectMachine('I', 'I1', '60' as unknown as number));
+      expect(bad.message).toContain('checkInIntervalMinutes "60"');
+      for (const interval of [1, 525_600]) expect(await intervals.engine.connectMachine('I', 'I1', interval)).toHaveLength(1);
     } finally {
       await intervals.store.close();
+    }
+  });
+
+  // docs/reliability.md: the engine's API checks the types its callers (HTTP, the scenario loader)
+  // check; `setProactiveReencryption(g, 'x')` recorded {"enabled": "x"}.
+  it('arguments of the wrong type are refused ARGUMENT_TYPE_INVALID, naming the value and the type expected; nothing written', async () => {
+    const engine = world.engine as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+    const cases: [() => Promise<unknown>, string][] = [
+      [() => engine.setProactiveReencryption!('A', 'x'), 'enabled "x" is of type string; expected a boolean (true or false)'],
+      [() => engine.setProactiveReencryption!('A', 1), 'enabled 1 is of type number; expected a boolean (true or false)'],
+      [() => engine.setProactiveReencryption!('A', undefined), 'enabled undefined is missing; expected a boolean (true or false)'],
+      [() => engine.createGroup!({ name: 'C', proactiveReencryption: 'yes' }), 'proactiveReencryption "yes" is of type string; expected a boolean (true or false)'],
+      [() => engine.setKeyValidityPeriod!(42, 525_600), 'machine group name 42 is of type number; expected a string'],
+      [() => engine.removeMachine!('A', { name: 'M1' }), 'machine name a object is of type object; expected a string'],
+      [() => engine.recordRunFailure!('Conn', 7, 'reason'), 'code 7 is of type number; expected a string'],
+      [() => engine.reencrypt!('Conn', 'M1', null, 'true'), 'proactive "true" is of type string; expected a boolean (true or false)'],
+      [() => engine.createConnection!({ name: ['Conn2'], target: { type: 'group', name: 'A' }, ciphertexts: [] }), 'desktop flow connection name an array is of type array; expected a string'],
+    ];
+    for (const [command, message] of cases) {
+      const error = await refused(world, command);
+      expect(error.code, message).toBe('ARGUMENT_TYPE_INVALID');
+      expect(error.message).toBe(message);
+    }
+    expect(world.engine.group('A').proactiveReencryption).toBe(false);
+  });
+
+  // docs/reliability.md: MachineAgent methods take CommandOptions, so a machine that retries after a
+  // timeout (same command id) is recorded once, each step of a multi-step action too.
+  it('agent actions retried with the same command id are recorded once', async () => {
+    const retried = await openWorld('agent-ids');
+    try {
+      await retried.engine.createGroup({ name: 'R', keyValidityPeriod: 129_600, keyExpiryGracePeriod: 64_800 });
+      const r1 = retried.agent('R1');
+      const r2 = retried.agent('R2');
+      await r1.join('R', 'pw-R', { commandId: 'join-r1' });
+      await r1.join('R', 'pw-R', { commandId: 'join-r1' }).catch(() => undefined); // retried after a lost answer
+      await createConnection(retried.engine, 'C', { type: 'group', name: 'R' }, { username: 'svc', password: 'secret' });
+      const head = await retried.store.headPosition();
+      await r1.run('C', { commandId: 'run-1' });
+      await r1.run('C', { commandId: 'run-1' });
+      expect(await retried.store.headPosition()).toBe(head + 1);
+      await r1.run('C', { commandId: 'run-2' });
+      expect(await retried.store.headPosition()).toBe(head + 2);
+      await r2.join('R', 'pw-R', { commandId: 'join-r2' });
+      await r2.join('R', 'pw-R', { commandId: 'join-r2' });
+      retried.clock.set(plusMinutes(T0, 64_800)); // S: renewal starts
+      await retried.engine.processDue();
+      await r1.checkIn({ commandId: 'check-in-1' });
+      await r1.checkIn({ commandId: 'check-in-1' });
+      await r2.checkIn({ commandId: 'check-in-2' });
+      await r2.checkIn({ commandId: 'check-in-2' });
+      await r1.regeneratePassword('pw-R-2', { commandId: 'regenerate' });
+      await r1.regeneratePassword('pw-R-2', { commandId: 'regenerate' });
+      const events = await retried.store.readAll(1, 1000);
+      const count = (type: string) => events.filter((e) => e.type === type).length;
+      expect([count('MachineJoined'), count('ConnectionRun'), count('KeyIssued'), count('MachineKeyDelivered'), count('GroupPasswordRegenerated')]).toEqual([2, 2, 2, 1, 1]);
+      const ids = events.map((e) => e.metadata.commandId);
+      expect(ids).toEqual(expect.arrayContaining(['join-r1', 'join-r2', 'run-1', 'run-2', 'check-in-1:issue', 'check-in-2:accept', 'regenerate']));
+      expect(new Set(ids).size).toBe(new Set(events.map((e) => `${e.metadata.commandId}@${e.stream}`)).size);
+    } finally {
+      await retried.store.close();
     }
   });
 });

@@ -1,6 +1,9 @@
 /**
  * The renewal guarantees, checked on the real engine and agents over generated fleets spanning 5 to
- * 25 years, against the independent model in model.ts. A failure prints fast-check's seed and path;
+ * 25 years, against the independent model in model.ts: the events, and every table row the admin
+ * reads (status, keyreceiveddate, lastheartbeatdate, the next renewal date) at instants aimed at
+ * the boundaries (S, E, issuance, joins, rejoins, plus or minus a minute) and at random ones.
+ * FC_RUNS (default 200) sets the number of fleets. A failure prints fast-check's seed and path;
  * replay it with
  *   FC_SEED=<seed> FC_PATH=<path> npx vitest run test/simulation/renewal.property.test.ts
  */
@@ -15,8 +18,9 @@ import type { Scenario, ScenarioMachine } from '../../src/simulation/scenario.js
 import { simulate } from '../../src/simulation/simulator.js';
 import { createInMemoryEventStore } from '../../src/store/memory.js';
 import type { RecordedEvent } from '../../src/store/port.js';
+import { Projection, type Row } from '../../projections/index.js';
 import { expectLogInvariants } from './logInvariants.js';
-import { runModel, type ModelFleet } from './model.js';
+import { groupRowAt, machineRowAt, runModel, type ModelFleet, type ModelOutcome } from './model.js';
 
 const MINUTE = MS_PER_MINUTE;
 const START = parseInstant('2026-01-01T00:00:00Z');
@@ -24,10 +28,24 @@ const YEAR = 525_600 * MINUTE;
 const RUNS = Number(process.env.FC_RUNS ?? 200);
 const keys = pooledKeyPairSource({ size: 6, recycle: true });
 
+/** An instant to read the tables at: near an anchor of the model's story, or anywhere. */
+interface Probe {
+  readonly anchor: number;
+  readonly offsetMinutes: -1 | 0 | 1;
+  readonly uniform: number | null;
+}
+
 interface Fleet {
   scenario: Scenario;
   model: ModelFleet;
+  probes: readonly Probe[];
 }
+
+const probe: fc.Arbitrary<Probe> = fc.record({
+  anchor: fc.nat(),
+  offsetMinutes: fc.constantFrom(-1 as const, 0 as const, 1 as const),
+  uniform: fc.option(fc.double({ min: 0, max: 1, noNaN: true }), { nil: null, freq: 3 }),
+});
 
 /** Instants aimed at the boundaries (renewal start and expiry of the first keys, plus or minus a minute) as well as uniform ones. */
 function instantIn(from: number, to: number, anchors: number[]): fc.Arbitrary<number> {
@@ -57,11 +75,13 @@ const fleetArbitrary: fc.Arbitrary<Fleet> = fc
       version: fc.constantFrom('2.23.116.23040', '2.24.0.0', '2.22.5.1', '2.21'),
       joinAt: index === 0 ? fc.constant(START) : fc.option(instant, { nil: null, freq: 5 }),
       edges: fc.uniqueArray(instant, { maxLength: 8 }),
+      rejoinAt: fc.oneof({ weight: 3, arbitrary: fc.constant<number[]>([]) }, { weight: 1, arbitrary: fc.uniqueArray(instant, { maxLength: 2 }) }),
     });
     return fc.record({
       machines: fc.tuple(...Array.from({ length: base.machineCount }, (_, i) => machine(i))),
       connection: fc.record({ createAt: instant, every: fc.constantFrom(null, 10_080, 43_200, 129_600), runAt: fc.array(instant, { maxLength: 3 }) }),
-    }).map(({ machines, connection }): Fleet => {
+      probes: fc.array(probe, { minLength: 6, maxLength: 10 }),
+    }).map(({ machines, connection, probes }): Fleet => {
       const specs: ScenarioMachine[] = machines.map((m, i) => {
         const edges = [...m.edges].sort((a, b) => a - b);
         const online = [];
@@ -76,7 +96,10 @@ const fleetArbitrary: fc.Arbitrary<Fleet> = fc
         groups: [{ name: 'G', password: 'pw-Group-secret', keyValidityPeriod: base.validity, keyExpiryGracePeriod: grace, proactiveReencryption: false }],
         machines: specs,
         connections: [{ name: 'C', target: { type: 'group', name: 'G' }, createAt: connection.createAt, username: 'CONTOSO\\svc', password: 'cred-secret-pw', runEveryMinutes: connection.every, runAt: connection.runAt }],
-        actions: [],
+        actions: machines
+          .flatMap((m, i) => m.rejoinAt.map((at) => ({ at, machine: `M${i}` })))
+          .sort((a, b) => a.at - b.at || a.machine.localeCompare(b.machine))
+          .map(({ at, machine }, index) => ({ at, index, do: 'rejoin' as const, machine, password: 'pw-Group-secret' })),
       };
       const model: ModelFleet = {
         start: START,
@@ -84,15 +107,59 @@ const fleetArbitrary: fc.Arbitrary<Fleet> = fc
         validityMs: base.validity * MINUTE,
         graceMs: grace * MINUTE,
         checkInMs: base.checkInMinutes * MINUTE,
-        machines: specs.map((s) => ({ name: s.name, renews: !s.agentVersion.startsWith('2.21') && !s.agentVersion.startsWith('2.22'), joinAt: s.joinAt, online: s.online })),
+        machines: specs.map((s, i) => ({
+          name: s.name, renews: !s.agentVersion.startsWith('2.21') && !s.agentVersion.startsWith('2.22'), joinAt: s.joinAt, online: s.online, rejoinAt: machines[i]!.rejoinAt,
+        })),
       };
-      return { scenario, model };
+      return { scenario, model, probes };
     });
   });
 
 const at = (event: RecordedEvent) => Date.parse(event.metadata.occurredAt);
 
-async function checkFleet({ scenario, model }: Fleet): Promise<void> {
+/** The probes as instants in [start, end], aimed at what happened in the model's story. */
+function probeInstants(fleet: Fleet, expected: ModelOutcome): number[] {
+  const { start, end } = fleet.scenario;
+  const anchors = [
+    end,
+    ...expected.renewals.flatMap((r) => [r.startsAt, r.endsAt, ...(r.issuedAt === null ? [] : [r.issuedAt])]),
+    ...fleet.model.machines.flatMap((m) => [...(m.joinAt === null ? [] : [m.joinAt]), ...(m.rejoinAt ?? [])]),
+  ];
+  const instants = fleet.probes.map((p) => {
+    const at = p.uniform !== null ? start + Math.floor((p.uniform * (end - start)) / MINUTE) * MINUTE : anchors[p.anchor % anchors.length]! + p.offsetMinutes * MINUTE;
+    return Math.min(Math.max(at, start), end);
+  });
+  return [...new Set(instants)].sort((a, b) => a - b);
+}
+
+const isoOrNull = (at: number | null) => (at === null ? null : toIso(at));
+
+/** Every row the admin reads, at each probe, on the real projection of the log against the model. */
+function expectRowsAsModel(fleet: Fleet, events: readonly RecordedEvent[], expected: ModelOutcome): void {
+  const projection = new Projection();
+  let next = 0;
+  for (const t of probeInstants(fleet, expected)) {
+    while (next < events.length && at(events[next]!) <= t) projection.apply(events[next++]!);
+    const when = `as of ${toIso(t)}`;
+    const machines = Object.fromEntries(projection.rows('flowmachines', t).filter((r: Row) => r.keydeliverystatus !== null).map((r: Row) => [r.name, {
+      status: r.keydeliverystatus, keyreceiveddate: r.keyreceiveddate, lastheartbeatdate: r.lastheartbeatdate, statecode: r.statecode,
+    }]));
+    const modelled: Record<string, unknown> = {};
+    for (const m of fleet.model.machines) {
+      const row = machineRowAt(expected, m.name, t);
+      if (row) modelled[m.name] = { status: row.status, keyreceiveddate: isoOrNull(row.keyReceivedAt), lastheartbeatdate: isoOrNull(row.lastHeartbeatAt), statecode: row.status === 3 ? 2 : 0 };
+    }
+    expect(machines, when).toEqual(modelled);
+    const group = projection.rows('flowmachinegroups', t).find((r: Row) => r.name === 'G')!;
+    const g = groupRowAt(expected, t);
+    expect({ keycreationdate: group.keycreationdate, rekey_nextrenewaldate: group.rekey_nextrenewaldate, statecode: group.statecode }, when).toEqual({
+      keycreationdate: isoOrNull(g.keyCreatedAt), rekey_nextrenewaldate: isoOrNull(g.nextRenewalAt), statecode: g.expired ? 1 : 0,
+    });
+  }
+}
+
+async function checkFleet(fleet: Fleet): Promise<void> {
+  const { scenario, model } = fleet;
   const store = createInMemoryEventStore();
   const result = await simulate(scenario, { store, keys });
   const events = await store.readAll(1, 10_000_000);
@@ -123,8 +190,13 @@ async function checkFleet({ scenario, model }: Fleet): Promise<void> {
   expect(of('GroupKeyExpired').map((e) => toIso(at(e)))).toEqual(expected.groupExpiredAt === null ? [] : [toIso(expected.groupExpiredAt)]);
   expect(group.lifecycle).toBe(expected.groupExpiredAt === null ? 'active' : 'expired');
 
-  // R7, R16, R17: joins refused for an expired group or a stale password, and only those.
+  // R7, R16, R17: joins and rejoins refused for an expired group or a stale password (rejoins also
+  // for a machine that is no member), and only those.
   expect(result.rejected.filter((r) => r.command === 'join').map((r) => r.target).sort()).toEqual([...expected.refusedJoins].sort());
+  expect(result.rejected.filter((r) => r.command === 'rejoin').map((r) => `${r.at} ${r.target}`).sort()).toEqual(expected.refusedRejoins.map((r) => `${toIso(r.at)} ${r.machine}`).sort());
+
+  // R3, R10-R12, R15, R16, R21, R22: the tables an admin reads, row by row, at the probes.
+  expectRowsAsModel(fleet, events, expected);
 
   // R14, R15: a connection that ran on a member with both keys (or was created) after issuance never
   // needs fixing at that E; one that did none of these (proactive re-encryption off) does.
@@ -149,7 +221,7 @@ async function checkFleet({ scenario, model }: Fleet): Promise<void> {
 describe('renewal guarantees on generated fleets (fast-check, real engine, independent model)', () => {
   beforeAll(() => keys.ready(), 60_000);
 
-  it(`R3, R10-R17, R21: ${RUNS} fleets over 5 to 25 years agree with the model; runs never use retired keys; the log is contiguous, secret-free and replays`, async () => {
+  it(`R3, R10-R17, R21, R22: ${RUNS} fleets over 5 to 25 years agree with the model, events and every table row at boundary and random instants; runs never use retired keys; the log is contiguous, secret-free and replays`, async () => {
     await fc.assert(fc.asyncProperty(fleetArbitrary, checkFleet), {
       numRuns: RUNS,
       seed: process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED),

@@ -19,7 +19,7 @@ export function decideConnection(command: ConnectionCommand, state: ConnectionSt
     if (state.exists) {
       throw new RekeyError(CONNECTION_EXISTS, `desktop flow connection ${command.name} already exists`, { connection: command.name });
     }
-    requireAllLiveKeys(command.ciphertexts, command.liveThumbprints, `${command.target.type} ${command.target.name}`);
+    requireAllLiveKeys(command.ciphertexts, command.liveThumbprints, `${command.target.type} ${command.target.name}`, command.noLiveKeyReason);
     return [fact({ type: 'ConnectionCreated', data: { connectionId: command.connectionId, name: command.name, target: command.target, ciphertexts: [...command.ciphertexts] } })];
   }
   if (!state.exists) {
@@ -63,7 +63,7 @@ export function decideConnection(command: ConnectionCommand, state: ConnectionSt
       return events;
     }
     case 'FixConnection':
-      requireAllLiveKeys(command.ciphertexts, command.liveThumbprints, `${state.target.type} ${state.target.name}`);
+      requireAllLiveKeys(command.ciphertexts, command.liveThumbprints, `${state.target.type} ${state.target.name}`, command.noLiveKeyReason);
       return [fact({ type: 'ConnectionFixed', data: { ciphertexts: [...command.ciphertexts] } })];
     default: {
       const unknown: never = command;
@@ -73,9 +73,9 @@ export function decideConnection(command: ConnectionCommand, state: ConnectionSt
 }
 
 /** R14, R18: credentials are encrypted to every live key of the target, no more and no fewer. */
-function requireAllLiveKeys(ciphertexts: readonly { thumbprint: string }[], live: readonly string[], target: string): void {
+function requireAllLiveKeys(ciphertexts: readonly { thumbprint: string }[], live: readonly string[], target: string, why = 'no machine joined it yet, or its key expired'): void {
   if (live.length === 0) {
-    throw new RekeyError(TARGET_HAS_NO_LIVE_KEY, `${target} has no live key to encrypt credentials to (no machine joined it yet, or its key expired)`, { target });
+    throw new RekeyError(TARGET_HAS_NO_LIVE_KEY, `${target} has no live key to encrypt credentials to (${why})`, { target });
   }
   const given = ciphertexts.map((c) => c.thumbprint).sort();
   const expected = [...live].sort();

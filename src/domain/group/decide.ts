@@ -11,6 +11,7 @@ import {
   DEFAULT_GRACE_MINUTES,
   DEFAULT_VALIDITY_MINUTES,
   VALIDITY_OUT_OF_RANGE,
+  checkCheckInInterval,
   checkGrace,
   checkValidity,
 
@@ -19,7 +20,7 @@ import { plusMinutes, toIso, type Instant } from '../time.js';
 import type { GroupCommand, PresentedCertificate } from './commands.js';
 import * as codes from './errors.js';
 import { evolveGroup } from './evolve.js';
-import { nextDue, scheduledRenewalEnd } from './schedule.js';
+import { nextDue, scheduledRenewalEnd, settingsAtPickup } from './schedule.js';
 import { memberOf, primaryKey, keyByVersion, type GroupState, type Member } from './state.js';
 
 type Events = Timed<GroupEvent>[];
@@ -120,16 +121,18 @@ export function decideGroup(command: GroupCommand, state: GroupState): Events {
         throw new RekeyError(codes.GROUP_HAS_KEY, `machine group ${state.name} already has a certificate; join it with the group password`, { group: state.name });
       }
       requireCurrentPassword(state, credential.keyThumbprint);
-      // R7: a new member starts Default, even during a renewal; its join is a check-in (R21), so an
-      // eligible one issues or takes the new key at once.
-      return [joined(1, [primary.thumbprint])];
+      // R7, R10: a new member starts Default, or PendingNewKey during a renewal whose new key does not
+      // exist yet; its join is a check-in (R21), so an eligible one then issues or takes the key.
+      return [joined(arrivalStatus(state), [primary.thumbprint])];
     }
 
     case 'RejoinMachine': {
       parseAgentVersion(command.agentVersion);
       requireMember(state, command.machine);
       requireCurrentPassword(state, command.keyThumbprint);
-      return [fact({ type: 'MachineRejoined', data: { machine: command.machine, agentVersion: command.agentVersion, keyThumbprint: command.keyThumbprint } })];
+      // R10, R12: like a join, a rejoin during a renewal before the new key exists leaves the machine
+      // holding only the key being renewed: PendingNewKey until it takes the new key.
+      return [fact({ type: 'MachineRejoined', data: { machine: command.machine, agentVersion: command.agentVersion, keyThumbprint: command.keyThumbprint, status: arrivalStatus(state) } })];
     }
 
     case 'RemoveMachine':
@@ -137,6 +140,7 @@ export function decideGroup(command: GroupCommand, state: GroupState): Events {
       return [fact({ type: 'MachineLeft', data: { machine: command.machine, reason: 'removed' } })];
 
     case 'ConnectMachine': {
+      checkCheckInInterval(command.checkInIntervalMinutes);
       const member = requireMember(state, command.machine);
       const startedEarlier = command.sessionStartedAt !== undefined && command.sessionStartedAt < at;
       if (member.connected && member.checkInIntervalMinutes === command.checkInIntervalMinutes && !startedEarlier) return [];
@@ -276,11 +280,7 @@ function dueEvents(state: GroupState, kind: 'pickup' | 'retirement' | 'renewalSt
   switch (kind) {
     case 'pickup': {
       // R4: every change recorded up to this pickup is picked up together.
-      let settings = state.effective;
-      for (const change of state.pendingChanges) {
-        if (change.pickupAt > at) continue;
-        settings = { validity: change.validity ?? settings.validity, grace: change.grace ?? settings.grace };
-      }
+      const settings = settingsAtPickup(state, at);
       return [fact({ type: 'SettingsPickedUp', data: { keyValidityPeriod: settings.validity, keyExpiryGracePeriod: settings.grace } })];
     }
     case 'renewalStart': {
@@ -311,6 +311,14 @@ function dueEvents(state: GroupState, kind: 'pickup' | 'retirement' | 'renewalSt
       return events;
     }
   }
+}
+
+/**
+ * The key delivery status of a machine that (re)joins now with the primary key: PendingNewKey (R10)
+ * while a renewal is under way and its new key does not exist yet, else Default (R7, R17).
+ */
+function arrivalStatus(state: GroupState): 1 | 2 {
+  return state.renewal !== null && state.renewal.newVersion === null ? 2 : 1;
 }
 
 function requireUsableGroup(state: GroupState, joining: boolean): void {

@@ -99,7 +99,7 @@ export function evolveGroup(state: GroupState, event: Timed<GroupEvent>): GroupS
       return withMember(state, event.data.machine, (member) => ({
         ...member,
         agentVersion: event.data.agentVersion,
-        status: 1,
+        status: event.data.status,
         keyVersions: version === undefined ? [] : [version],
         keyReceivedAt: at,
       }));
