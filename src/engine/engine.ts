@@ -47,6 +47,8 @@ export interface CommandOptions {
   /** A retried command with the same id records nothing new (idempotence). */
   readonly commandId?: string;
   readonly correlationId?: string;
+  /** Who issued the command (`token:<id>`, `local`): recorded in each event's metadata, never a secret. */
+  readonly actor?: string;
 }
 
 /** What a machine proves when it joins: a signature over the join statement with the key it claims. */
@@ -135,8 +137,11 @@ export class Engine {
 
   // ---- the scheduler ---------------------------------------------------------------------------
 
-  /** Records every due time that the clock has passed, in every group (level-triggered). */
-  async processDue(): Promise<RecordedEvent[]> {
+  /**
+   * Records every due time that the clock has passed, in every group (level-triggered); `actor` names
+   * who asked (the passes before each command and the scheduler's name nobody).
+   */
+  async processDue(options: Pick<CommandOptions, 'actor'> = {}): Promise<RecordedEvent[]> {
     await this.sync();
     this.requireClockNotBehindLog();
     if (!this.reconciledSinceOpen) {
@@ -150,7 +155,7 @@ export class Engine {
     for (const [stream, slot] of this.fleet.groups) {
       const dueAt = this.dueAtOf(stream, slot.revision, slot.state);
       if (dueAt === null || dueAt > now) continue;
-      recorded.push(...(await this.executeGroup(stream, { type: 'ProcessDue', at: now }, {}, false)));
+      recorded.push(...(await this.executeGroup(stream, { type: 'ProcessDue', at: now }, options, false)));
     }
     // Once, after every group's due times: reconciling between groups would stamp connection
     // events at `now` before another group's earlier due times, and time in the log runs forward.
@@ -356,7 +361,7 @@ export class Engine {
    */
   private async execute(stream: string, decide: () => Timed<DomainEvent>[], options: CommandOptions): Promise<RecordedEvent[]> {
     const commandId = options.commandId ?? this.ids.next();
-    const context: CommandContext = { commandId, correlationId: options.correlationId ?? commandId };
+    const context: CommandContext = { commandId, correlationId: options.correlationId ?? commandId, ...(options.actor !== undefined ? { actor: options.actor } : {}) };
     for (let attempt = 0; ; attempt++) {
       if (this.fleet.commandSeen(stream, commandId)) return [];
       const events = decide();
