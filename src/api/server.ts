@@ -31,7 +31,7 @@ import { dashboardPage } from './dashboard/page.js';
 import { errorBody, handleError, invalid, RESOURCE_NOT_FOUND } from './errors.js';
 import { hostCheck, isLoopbackAddress } from './hostCheck.js';
 import { createMetrics } from './metrics.js';
-import { changeRoutes } from './routes/changes.js';
+import { changeRoutes, type ChangeStreamOptions } from './routes/changes.js';
 import { commandRoutes } from './routes/commands.js';
 import { odataRoutes } from './routes/odata.js';
 import { opsRoutes } from './routes/ops.js';
@@ -71,8 +71,8 @@ export interface ServerOptions {
   readonly authFile?: string;
   /** More host names the Host check accepts (besides localhost, 127.0.0.1, [::1] and the bound address). */
   readonly allowedHosts?: readonly string[];
-  /** Change-feed (SSE) connections open at once; more are refused with 503 (default 1,000). */
-  readonly maxChangeStreams?: number;
+  /** Limits and timing of the change feed's server-sent event streams (src/api/routes/changes.ts). */
+  readonly changeStreams?: ChangeStreamOptions;
   /** Serve HTTPS with this certificate chain and private key (PEM). */
   readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
 }
@@ -156,12 +156,6 @@ export async function createServer(options: ServerOptions): Promise<RekeyServer>
 
   installAccessControl(app, { verifier, loopback });
 
-  const streams = new Set<() => void>();
-  const track = (close: () => void) => {
-    streams.add(close);
-    return () => streams.delete(close);
-  };
-
   const page = dashboardPage();
   app.get('/', async (_request, reply) => {
     void reply
@@ -178,13 +172,14 @@ export async function createServer(options: ServerOptions): Promise<RekeyServer>
   commandRoutes(app, ctx);
   odataRoutes(app, ctx);
   readRoutes(app, ctx);
-  changeRoutes(app, ctx, track);
+  const changeStreams = changeRoutes(app, ctx, options.changeStreams);
   subscriptionRoutes(app, webhooks);
 
   try {
     if (options.extend) await options.extend(app, ctx);
     await app.listen({ host, port });
   } catch (error) {
+    changeStreams.close();
     webhooks.close();
     await readModel.close();
     clock.stop();
@@ -211,7 +206,7 @@ export async function createServer(options: ServerOptions): Promise<RekeyServer>
     close() {
       closing ??= (async () => {
         if (scheduler) clearInterval(scheduler);
-        for (const close of [...streams]) close();
+        changeStreams.close();
         webhooks.close();
         await app.close();
         await ctx.serialize(async () => undefined); // let a command under way finish

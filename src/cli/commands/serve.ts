@@ -89,7 +89,7 @@ See docs/api.md for every endpoint.`)
           ...(authFile !== undefined ? { authFile } : {}),
           ...(tls ? { tls } : {}),
           ...(options.allowHost ? { allowedHosts: options.allowHost } : {}),
-          ...(maxChangeStreams !== undefined ? { maxChangeStreams } : {}),
+          ...(maxChangeStreams !== undefined ? { changeStreams: { maxConnections: maxChangeStreams } } : {}),
           ...(options.testClock ? { clock } : {}),
           extend: async (app, ctx) => {
             await app.register(machineApi(engineAccess(ctx.engine, { clock, serialize: ctx.serialize })));
