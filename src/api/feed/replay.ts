@@ -4,19 +4,27 @@
  * replaying the log from the cursor with a projection of its own, then handing over to the hub as
  * soon as the hub covers the position reached, so no client keeps a projection for long.
  *
+ * A replay reads the log a page at a time and waits, after each event, until the client has taken
+ * what was sent (`listener.drained`): a client far behind costs one page of memory, not the log.
  * Replays are expensive (a copy of the tables each), so at most `maxReplays` run at once; others wait
  * their turn. Whatever the path, the listener gets every change after the cursor exactly once, in log
  * order.
  */
-import type { Subscription } from 'rxjs';
 import type { ReadModel } from '../../../projections/index.js';
 import { isAfter, type Cursor } from './cursor.js';
 import { indexedChanges, type ChangeHub, type ChangeListener } from './hub.js';
 
+export interface ReplayListener extends ChangeListener {
+  /** Resolves once the client can take more (a replay waits for it after each event). */
+  drained?(): Promise<void> | undefined;
+}
+
 export interface FeedFollower {
   /** Starts following; the returned function stops it, whatever phase it is in. */
-  follow(cursor: Cursor, listener: ChangeListener): Promise<() => void>;
+  follow(cursor: Cursor, listener: ReplayListener): Promise<() => void>;
 }
+
+const PAGE = 200;
 
 export function feedFollower(readModel: ReadModel, hub: ChangeHub, options: { maxReplays?: number } = {}): FeedFollower {
   const maxReplays = options.maxReplays ?? 4;
@@ -29,71 +37,50 @@ export function feedFollower(readModel: ReadModel, hub: ChangeHub, options: { ma
     else running--;
   };
 
+  async function replay(cursor: Cursor, listener: ReplayListener, state: { stopped: boolean; detach: (() => void) | null }): Promise<void> {
+    await acquire();
+    try {
+      if (state.stopped) return;
+      // The projection just before the first change the client lacks.
+      const projection = await readModel.projectionAt({ position: cursor.index === Infinity ? cursor.position : cursor.position - 1 });
+      let reached: Cursor = cursor;
+      while (!state.stopped && !hub.covers(reached)) {
+        const events = await readModel.store.readAll(projection.position + 1, PAGE);
+        if (events.length === 0) {
+          await new Promise((resolve) => setTimeout(resolve, 50)); // the hub is about to reach the head
+          continue;
+        }
+        for (const event of events) {
+          if (state.stopped) return;
+          for (const change of indexedChanges(projection, event)) {
+            if (isAfter(reached, change.change.position, change.index)) listener.next(change);
+          }
+          reached = { position: event.position, index: Infinity };
+          await listener.drained?.();
+          if (hub.covers(reached)) break;
+        }
+      }
+      if (state.stopped) return;
+      state.detach = hub.attach(reached, listener);
+      if (!state.detach) throw new Error(`the change feed lost its place at position ${reached.position}`);
+    } finally {
+      release();
+    }
+  }
+
   return {
     async follow(cursor, listener) {
       await hub.start();
       const direct = hub.attach(cursor, listener);
       if (direct) return direct;
-
-      let stopped = false;
-      let detach: (() => void) | null = null;
-      let subscription: Subscription | null = null;
-      let holding = false;
-      const letGo = () => {
-        if (holding) {
-          holding = false;
-          release();
-        }
-      };
-      const stop = () => {
-        stopped = true;
-        subscription?.unsubscribe();
-        detach?.();
-        letGo();
-      };
-
-      void (async () => {
-        await acquire();
-        holding = true;
-        if (stopped) return letGo();
-        // The projection just before the first change the client lacks.
-        const projection = await readModel.projectionAt({ position: cursor.index === Infinity ? cursor.position : cursor.position - 1 });
-        if (stopped) return letGo();
-        let reached: Cursor = cursor;
-        let handedOver = false;
-        const handOver = () => {
-          handedOver = true;
-          subscription?.unsubscribe();
-          letGo();
-          detach = hub.attach(reached, listener);
-          if (!detach) listener.error(new Error(`the change feed lost its place at position ${reached.position}`));
-        };
-        subscription = readModel.store.subscribeAll(projection.position + 1).subscribe({
-          next: (event) => {
-            if (stopped || handedOver) return;
-            try {
-              for (const change of indexedChanges(projection, event)) {
-                if (isAfter(reached, change.change.position, change.index)) listener.next(change);
-              }
-            } catch (error) {
-              stop();
-              listener.error(error);
-              return;
-            }
-            reached = { position: event.position, index: Infinity };
-            if (hub.covers(reached)) handOver();
-          },
-          error: (error: unknown) => {
-            stop();
-            listener.error(error);
-          },
-        });
-        if (handedOver || stopped) subscription.unsubscribe(); // the store delivered synchronously up to the hub
-      })().catch((error: unknown) => {
-        stop();
-        listener.error(error);
+      const state = { stopped: false, detach: null as (() => void) | null };
+      replay(cursor, listener, state).catch((error: unknown) => {
+        if (!state.stopped) listener.error(error);
       });
-      return stop;
+      return () => {
+        state.stopped = true;
+        state.detach?.();
+      };
     },
   };
 }

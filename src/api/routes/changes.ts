@@ -10,9 +10,10 @@
  * - A reconnecting client's `Last-Event-ID` wins over `fromPosition` in the URL, and the stream
  *   resumes exactly after it: across any number of drops, no change is lost and none comes twice.
  * - A comment line every `heartbeatMs` (15 s) keeps proxies from closing an idle stream.
- * - At most `maxConnections` streams at once (503 SSE_CONNECTION_LIMIT beyond). A client that reads
- *   too slowly to keep its unsent data under `maxBufferedBytes` is closed with `event: error`
- *   SSE_CLIENT_TOO_SLOW naming the id to resume from; server shutdown closes with SERVER_STOPPING.
+ * - At most `maxConnections` streams at once (503 SSE_CONNECTION_LIMIT beyond). A live client that
+ *   reads too slowly to keep its unsent data under `maxBufferedBytes`, or a replaying one that takes
+ *   nothing for `drainTimeoutMs`, is closed with `event: error` SSE_CLIENT_TOO_SLOW naming the id to
+ *   resume from; server shutdown closes with SERVER_STOPPING.
  * Bad filters, a bad fromPosition or a Last-Event-ID this feed did not send are 400 before the stream
  * starts.
  */
@@ -40,6 +41,8 @@ export interface ChangeStreamOptions {
   readonly hubBufferSize?: number;
   /** Replays from older positions running at once (default 4). */
   readonly maxReplays?: number;
+  /** How long a replay waits for a client to take what was sent before closing it as too slow (default 30,000 ms). */
+  readonly drainTimeoutMs?: number;
 }
 
 /** Too many change streams are open. */
@@ -65,6 +68,7 @@ export function changeRoutes(app: FastifyInstance, ctx: ApiContext, options: Cha
   const maxConnections = options.maxConnections ?? 1000;
   const maxBufferedBytes = options.maxBufferedBytes ?? 1024 * 1024;
   const retryMs = options.retryMs ?? 3000;
+  const drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
   const hub = changeHub(ctx.readModel, { bufferSize: options.hubBufferSize ?? 10_000 });
   const follower = feedFollower(ctx.readModel, hub, { maxReplays: options.maxReplays ?? 4 });
   const sessions = new Set<Session>();
@@ -138,6 +142,24 @@ export function changeRoutes(app: FastifyInstance, ctx: ApiContext, options: Cha
         },
         error: (error: unknown) => {
           session.close(isRekeyError(error) ? error.code : 'INTERNAL', error instanceof Error ? error.message : String(error));
+        },
+        // A replay sends no more until the client has taken half of what waits.
+        drained: () => {
+          if (finished || raw.writableLength <= maxBufferedBytes / 2) return undefined;
+          return new Promise<void>((resolve) => {
+            const timer = setTimeout(() => {
+              session.close(SSE_CLIENT_TOO_SLOW, `the client read nothing for ${drainTimeoutMs} ms while ${raw.writableLength} bytes waited; reconnect with Last-Event-ID ${lastId} to resume`);
+              resolve();
+            }, drainTimeoutMs);
+            raw.once('drain', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            raw.once('close', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+          });
         },
       });
       if (finished) stopFollowing();
