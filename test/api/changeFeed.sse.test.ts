@@ -6,7 +6,9 @@
  *   the client falls out of the server's replay buffer) and commands are posted all along;
  * - every id unique and totally ordered; `ready` carries the head id; Last-Event-ID wins over
  *   fromPosition, also in the middle of one event's changes;
- * - heartbeats keep a proxy with an idle timeout from closing the stream (and without them it does).
+ * - heartbeats keep a proxy with an idle timeout from closing the stream (and without them it does);
+ * - a stream whose unsent data exceeds its buffer is closed with SSE_CLIENT_TOO_SLOW and the id to
+ *   resume from, and resuming there loses nothing.
  * Limits (connection cap, slow clients, /health under 1,000 streams) are in changeFeed.load.test.ts.
  */
 import { connect } from 'node:net';
@@ -222,7 +224,7 @@ describe('GET /api/changes ids, ready and Last-Event-ID', () => {
   });
 });
 
-describe('GET /api/changes heartbeats', () => {
+describe('GET /api/changes heartbeats and buffers', () => {
   it('heartbeats keep a proxy with a 400 ms idle timeout from closing the stream; without them it closes it', async () => {
     const { port } = new URL(fx.url);
     const proxy = new TcpProxy({ host: '127.0.0.1', port: Number(port) }, { idleTimeoutMs: 400 });
@@ -245,6 +247,36 @@ describe('GET /api/changes heartbeats', () => {
       await proxy.close();
       await silentProxy.close();
       await quiet.server.close();
+    }
+  });
+
+  it('a stream with more unsent data than its buffer allows is closed with SSE_CLIENT_TOO_SLOW and the id to resume from; resuming there loses nothing', async () => {
+    const { createServer } = await import('../../src/api/index.js');
+    const tight = await createServer({ store: fx.store, host: '127.0.0.1', port: 0, schedulerIntervalMs: 0, readModelFile: ':memory:', changeStreams: { maxBufferedBytes: 2048 } });
+    const feed = await SseClient.open(`${tight.url}/api/changes`);
+    try {
+      await feed.waitFor((e) => e.event === 'ready');
+      // Deleting a group with members and connections makes several changes in one event, sent in one burst.
+      const { body } = await postJson(`${fx.url}/api/commands/deleteGroup`, { group: 'HR' });
+      const position = body.events[0].position;
+      const closed = await feed.waitFor((e) => e.event === 'error');
+      expect(closed.data.error.code).toBe('SSE_CLIENT_TOO_SLOW');
+      expect(closed.data.error.message).toMatch(/^the client left \d+ bytes unread, more than the limit of 2048; reconnect with Last-Event-ID \d+-\d+ to resume$/);
+      const resumeId = /Last-Event-ID (\S+)/.exec(closed.data.error.message)![1]!;
+      const before = feed.events.filter((e) => e.event === 'change').map((e) => e.id);
+      expect(before.at(-1)).toBe(resumeId);
+      const resumed = await SseClient.open(`${fx.url}/api/changes`, { 'last-event-id': resumeId });
+      try {
+        const expected = (await changesInLog(position)).map((change) => change.id);
+        await resumed.waitFor((e) => e.id === expected.at(-1));
+        expect([...before, ...resumed.events.filter((e) => e.event === 'change').map((e) => e.id)]).toEqual(expected);
+        expect(expected.length).toBeGreaterThan(3);
+      } finally {
+        resumed.close();
+      }
+    } finally {
+      feed.close();
+      await tight.close();
     }
   });
 });
