@@ -147,7 +147,7 @@ describe('GET /api/changes through a proxy that keeps dropping the connection', 
       while (!received.some((seen) => seen.id === last) && Date.now() < deadline) await sleep(20);
 
       expect(proxy.liveCuts).toBeGreaterThanOrEqual(target);
-      expect(opens).toBeGreaterThan(target); // each cut of a live stream forced a reconnect
+      expect(opens).toBeGreaterThanOrEqual(target); // the first open, and a reconnect after each cut but perhaps the last
       const ids = received.map((seen) => seen.id);
       const duplicated = ids.length - new Set(ids).size;
       const lost = expected.filter((change) => !ids.includes(change.id));

@@ -85,6 +85,9 @@ export function changeHub(readModel: ReadModel, options: { bufferSize?: number }
         coveredFrom = projection.position + 1;
         subscription = readModel.store.subscribeAll(projection.position + 1).subscribe({ next: fold, error: fail });
       })();
+      starting.catch(() => {
+        starting = null; // a store that failed once may answer the next client
+      });
       return starting;
     },
     get position() {
