@@ -14,7 +14,7 @@
  *   the row as it was last).
  */
 import { Observable } from 'rxjs';
-import { RekeyError, errorKind } from '../src/domain/errors.js';
+import { RekeyError, errorKind } from '../src/kernel/errors.js';
 import { evaluateFilter, ODATA_UNKNOWN_COLUMN, parseFilter, type FilterAst } from '../src/query/index.js';
 import type { ChangeType, RowChange } from './projection.js';
 import { Projection } from './projection.js';

@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { defaultAuthFile } from '../api/server.js';
-import { RekeyError } from '../domain/errors.js';
+import { RekeyError } from '../kernel/errors.js';
 import { DEFAULT_DB, type StoreOptions } from './storeOptions.js';
 
 export interface AuthFileOptions extends StoreOptions {

@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 /**
- * The `rekey` command (DESIGN.md section 7). Exit codes: 0 success; 1 a refused command or a failed
+ * The `rekey` command (docs/contract.md, section 4). Exit codes: 0 success; 1 a refused command or a failed
  * check; 2 bad usage or invalid input. Errors are one line `rekey: CODE: message` on stderr, or
  * `{"error": {"code", "message"}}` with --json.
  */
 import { Command, CommanderError } from 'commander';
-import { RekeyError } from '../domain/errors.js';
+import { RekeyError } from '../kernel/errors.js';
 import { agentCommand } from './commands/agent.js';
 import { eventsCommand } from './commands/events.js';
 import { historyCommand } from './commands/history.js';

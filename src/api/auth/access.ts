@@ -16,7 +16,7 @@
  * `{"error": {"code", "message"}}` that never repeats the token.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { RekeyError, errorKind } from '../../domain/errors.js';
+import { RekeyError, errorKind } from '../../kernel/errors.js';
 import { errorBody } from '../errors.js';
 import type { Role } from './tokenRegistry.js';
 import type { TokenVerifier } from './tokenVerifier.js';

@@ -20,7 +20,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ServerResponse } from 'node:http';
 import { changeFilter } from '../../../projections/index.js';
-import { isRekeyError } from '../../domain/errors.js';
+import { isRekeyError } from '../../kernel/errors.js';
 import type { ApiContext } from '../context.js';
 import { errorBody } from '../errors.js';
 import { cursorId, parseEventId, type Cursor } from '../feed/cursor.js';

@@ -10,7 +10,7 @@
  * otherwise); over HTTPS from anywhere.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { RekeyError } from '../../domain/errors.js';
+import { RekeyError } from '../../kernel/errors.js';
 import type { CommandOptions } from '../../engine/engine.js';
 import { createConnection, fixConnection } from '../../engine/portal.js';
 import type { RecordedEvent } from '../../store/port.js';

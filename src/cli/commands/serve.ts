@@ -3,7 +3,7 @@ import { createServer, DEFAULT_HOST, DEFAULT_PORT } from '../../api/index.js';
 import { engineAccess, machineApi, serviceClockFromOptions } from '../../remote/index.js';
 import { readFileSync } from 'node:fs';
 import { isLoopbackAddress } from '../../api/hostCheck.js';
-import { RekeyError } from '../../domain/errors.js';
+import { RekeyError } from '../../kernel/errors.js';
 import { parseInstantArgument, parseInteger } from '../arguments.js';
 import { authFileOf, withAuthFileOption } from '../authFileOption.js';
 import { printLine } from '../output.js';

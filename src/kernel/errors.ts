@@ -24,7 +24,7 @@ export class RekeyError extends Error {
     return { validation: 400, not_found: 404, conflict: 409, refused: 409, integrity: 500, internal: 500 }[this.kind];
   }
 
-  /** Exit codes of DESIGN.md section 7: 1 a refused command or failed check, 2 bad usage or input. */
+  /** Exit codes of the command line (docs/contract.md, section 4): 1 a refused command or failed check, 2 bad usage or input. */
   get exitCode(): number {
     return this.kind === 'validation' ? 2 : 1;
   }
@@ -40,3 +40,6 @@ export function isRekeyError(error: unknown, code?: string): error is RekeyError
   return error instanceof Error && typeof (error as RekeyError).code === 'string' && 'kind' in error &&
     (code === undefined || (error as RekeyError).code === code);
 }
+
+/** A command-line argument or request value that is not what its option accepts (exit 2, HTTP 400). */
+export const ARGUMENT_INVALID = errorKind('ARGUMENT_INVALID', 'validation');
