@@ -129,6 +129,7 @@ export function changeRoutes(app: FastifyInstance, ctx: ApiContext, options: Cha
         session.close(SSE_CLIENT_TOO_SLOW, `the client left ${raw.writableLength} bytes unread, more than the limit of ${maxBufferedBytes}; reconnect with Last-Event-ID ${lastId} to resume`);
       }
     };
+    const closeWith = (error: unknown) => session.close(isRekeyError(error) ? error.code : 'INTERNAL', error instanceof Error ? error.message : String(error));
     sessions.add(session);
     request.raw.on('close', finish);
 
@@ -140,32 +141,30 @@ export function changeRoutes(app: FastifyInstance, ctx: ApiContext, options: Cha
           lastId = id;
           write(`id: ${id}\nevent: change\ndata: ${JSON.stringify(change)}\n\n`);
         },
-        error: (error: unknown) => {
-          session.close(isRekeyError(error) ? error.code : 'INTERNAL', error instanceof Error ? error.message : String(error));
-        },
+        error: closeWith,
         // A replay sends no more until the client has taken half of what waits.
         drained: () => {
           if (finished || raw.writableLength <= maxBufferedBytes / 2) return undefined;
           return new Promise<void>((resolve) => {
+            const done = () => {
+              clearTimeout(timer);
+              raw.off('drain', done);
+              raw.off('close', done);
+              resolve();
+            };
             const timer = setTimeout(() => {
               session.close(SSE_CLIENT_TOO_SLOW, `the client read nothing for ${drainTimeoutMs} ms while ${raw.writableLength} bytes waited; reconnect with Last-Event-ID ${lastId} to resume`);
-              resolve();
+              done();
             }, drainTimeoutMs);
-            raw.once('drain', () => {
-              clearTimeout(timer);
-              resolve();
-            });
-            raw.once('close', () => {
-              clearTimeout(timer);
-              resolve();
-            });
+            raw.on('drain', done);
+            raw.on('close', done);
           });
         },
       });
       if (finished) stopFollowing();
       else stop = stopFollowing;
     } catch (error) {
-      session.close(isRekeyError(error) ? error.code : 'INTERNAL', error instanceof Error ? error.message : String(error));
+      closeWith(error);
     }
   });
 
