@@ -43,11 +43,11 @@ export interface ChangeFeedOptions {
 export type FeedChange = RowChange;
 
 /**
- * Validates the options at once (unknown tables, columns, change types and bad filters throw here,
- * before anything is subscribed) and returns a cold Observable: each subscription runs its own feed.
+ * The feed's filters as a predicate on row changes: validates the options at once (unknown tables,
+ * columns, change types and bad filters throw here). For consumers that fold the log themselves and
+ * filter per client (the HTTP change feed, src/api/changeHub.ts).
  */
-export function changeFeed(source: ProjectionSource, options: ChangeFeedOptions = {}): Observable<FeedChange> {
-  const store = storeOf(source);
+export function changeFilter(options: Omit<ChangeFeedOptions, 'fromPosition'> = {}): (change: RowChange) => boolean {
   const tables: TableName[] = options.tables === undefined
     ? [...TABLES]
     : (typeof options.tables === 'string' ? [options.tables] : [...options.tables]).map(requireTable);
@@ -73,18 +73,27 @@ export function changeFeed(source: ProjectionSource, options: ChangeFeedOptions 
   if (options.filter !== undefined) {
     for (const table of tables) filters.set(table, parseFilter(options.filter, COLUMNS[table], table));
   }
-  const fromPosition = options.fromPosition;
-  if (fromPosition !== undefined && (!Number.isSafeInteger(fromPosition) || fromPosition < 1)) {
-    throw new RekeyError(POSITION_OUT_OF_RANGE, `fromPosition ${String(fromPosition)} is not a whole number >= 1`, { fromPosition }, 'validation');
-  }
   const wanted = new Set<TableName>(tables);
 
-  const passes = (change: RowChange): boolean => {
+  return (change: RowChange): boolean => {
     if (!wanted.has(change.table) || !types.has(change.changeType)) return false;
     if (columns && change.changeType === 'Update' && !columns.some((column) => change.changedColumns.includes(column))) return false;
     const filter = filters.get(change.table);
     return filter === undefined || evaluateFilter(filter, change.row);
   };
+}
+
+/**
+ * Validates the options at once (unknown tables, columns, change types and bad filters throw here,
+ * before anything is subscribed) and returns a cold Observable: each subscription runs its own feed.
+ */
+export function changeFeed(source: ProjectionSource, options: ChangeFeedOptions = {}): Observable<FeedChange> {
+  const store = storeOf(source);
+  const passes = changeFilter(options);
+  const fromPosition = options.fromPosition;
+  if (fromPosition !== undefined && (!Number.isSafeInteger(fromPosition) || fromPosition < 1)) {
+    throw new RekeyError(POSITION_OUT_OF_RANGE, `fromPosition ${String(fromPosition)} is not a whole number >= 1`, { fromPosition }, 'validation');
+  }
 
   return new Observable<FeedChange>((subscriber) => {
     let closed = false;

@@ -17,5 +17,5 @@ export {
   projectionAt, rowHistory, tableAt, tablesAt, tablesDiff,
   type PointInTime, type ProjectionSource, type ResolvedPoint, type RowDifference, type RowHistory, type RowHistoryEntry, type TablesAt, type TablesDiff,
 } from './timeTravel.js';
-export { CHANGE_TYPE_UNKNOWN, changeFeed, type ChangeFeedOptions, type FeedChange } from './feed.js';
+export { CHANGE_TYPE_UNKNOWN, changeFeed, changeFilter, type ChangeFeedOptions, type FeedChange } from './feed.js';
 export { queryTable, type ODataResponse, type QueryTableOptions } from './query.js';

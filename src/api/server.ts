@@ -4,8 +4,11 @@
  * events, webhook subscriptions, reminders, Prometheus metrics, and the dashboard at `/`.
  *
  * - Listens on 127.0.0.1 unless told otherwise. While bound to a loopback address it answers only
- *   requests addressed to a loopback name (Host header), so a web page cannot reach it through DNS
- *   rebinding; a POST or DELETE whose Origin is another site is refused (no CORS, no CSRF).
+ *   requests addressed by an exact loopback name or a configured one (Host header, src/api/hostCheck.ts),
+ *   so a web page cannot reach it through DNS rebinding; a POST or DELETE whose Origin is another site
+ *   is refused (no CORS, no CSRF).
+ * - Bearer tokens with roles guard every route but the public ones (src/api/auth/access.ts); beyond
+ *   loopback it refuses to start without an active token. `tls` serves HTTPS.
  * - The read side is a read model following the store live; a command answers once the tables show
  *   its events.
  * - The clock never runs behind the log (src/api/clock.ts); a scheduler records due times (renewal
@@ -14,17 +17,21 @@
  *   store stays open (it is the caller's).
  */
 import Fastify, { type FastifyInstance } from 'fastify';
+import { join, dirname, basename } from 'node:path';
 import { openReadModel } from '../../projections/index.js';
 import type { Clock } from '../domain/time.js';
 import { Engine } from '../engine/engine.js';
 import { randomIds } from '../engine/ids.js';
 import type { EventStore } from '../store/port.js';
+import { installAccessControl, requireTokensBeyondLoopback } from './auth/access.js';
+import { tokenVerifier } from './auth/tokenVerifier.js';
 import { logClock, systemClock } from './clock.js';
 import { createContext, type ApiContext } from './context.js';
 import { dashboardPage } from './dashboard/page.js';
 import { errorBody, handleError, invalid, RESOURCE_NOT_FOUND } from './errors.js';
+import { hostCheck, isLoopbackAddress } from './hostCheck.js';
 import { createMetrics } from './metrics.js';
-import { changeRoutes } from './routes/changes.js';
+import { changeRoutes, type ChangeStreamOptions } from './routes/changes.js';
 import { commandRoutes } from './routes/commands.js';
 import { odataRoutes } from './routes/odata.js';
 import { opsRoutes } from './routes/ops.js';
@@ -57,6 +64,22 @@ export interface ServerOptions {
   readonly extend?: (app: FastifyInstance, context: ApiContext) => void | Promise<void>;
   /** Where the server reports failures of its background work (default: stderr). */
   readonly onBackgroundError?: (error: unknown) => void;
+  /**
+   * The auth file with the accepted tokens' hashes (src/api/auth/tokenRegistry.ts). Default: `<db>.auth.json`
+   * beside a SQLite store; for another store, no file (open on loopback, refused beyond it).
+   */
+  readonly authFile?: string;
+  /** More host names the Host check accepts (besides localhost, 127.0.0.1, [::1] and the bound address). */
+  readonly allowedHosts?: readonly string[];
+  /** Limits and timing of the change feed's server-sent event streams (src/api/routes/changes.ts). */
+  readonly changeStreams?: ChangeStreamOptions;
+  /** Serve HTTPS with this certificate chain and private key (PEM). */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
+}
+
+/** The auth file beside a SQLite store: `<db>.auth.json`. */
+export function defaultAuthFile(dbFile: string): string {
+  return join(dirname(dbFile), `${basename(dbFile)}.auth.json`);
 }
 
 export interface RekeyServer {
@@ -72,18 +95,6 @@ export interface RekeyServer {
 const FAVICON = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><rect width="24" height="24" rx="5" fill="#17253a"/>' +
   '<circle cx="8" cy="12" r="4" fill="none" stroke="#f5a623" stroke-width="2.4"/><path d="M12 12h8M17 12v3.5M20 12v3" fill="none" stroke="#f5a623" stroke-width="2.4" stroke-linecap="round"/></svg>';
 
-const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
-
-function isLoopbackHost(host: string): boolean {
-  return LOOPBACK_NAMES.has(host) || host.startsWith('127.') || host.endsWith('.localhost');
-}
-
-/** The hostname of a Host header (`name:port`, `[v6]:port`). */
-function hostnameOf(header: string): string {
-  if (header.startsWith('[')) return header.slice(0, header.indexOf(']') + 1);
-  return header.replace(/:\d+$/, '').toLowerCase();
-}
-
 function sameOrigin(origin: string, host: string | undefined): boolean {
   try {
     return host !== undefined && new URL(origin).host === host;
@@ -98,6 +109,10 @@ export async function createServer(options: ServerOptions): Promise<RekeyServer>
   const port = options.port ?? DEFAULT_PORT;
   const reportBackground = options.onBackgroundError ?? ((error: unknown) => process.stderr.write(`rekey serve: ${error instanceof Error ? error.message : String(error)}\n`));
   const store = options.store;
+  const loopback = isLoopbackAddress(host);
+  const storeFile = 'file' in store && typeof store.file === 'string' && store.file !== ':memory:' ? store.file : undefined;
+  const verifier = tokenVerifier(options.authFile ?? (storeFile === undefined ? undefined : defaultAuthFile(storeFile)));
+  requireTokensBeyondLoopback(host, loopback, verifier);
   const clock = await logClock(store, options.clock ?? systemClock());
   const engine = await Engine.open({ store, clock, ids: randomIds(), ...(options.pickupDelayMinutes !== undefined ? { pickupDelayMinutes: options.pickupDelayMinutes } : {}) });
   const readModel = openReadModel({ store, ...(options.readModelFile !== undefined ? { file: options.readModelFile } : {}), snapshotEvery: 1000 });
@@ -117,6 +132,7 @@ export async function createServer(options: ServerOptions): Promise<RekeyServer>
 
   const app = Fastify({
     logger: false,
+    ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key } } : {}),
     bodyLimit: 1024 * 1024,
     // Bodies are checked as sent: no silent removal of unknown fields, no type coercion.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false, allowUnionTypes: true } },
@@ -125,11 +141,11 @@ export async function createServer(options: ServerOptions): Promise<RekeyServer>
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).send(errorBody(RESOURCE_NOT_FOUND, `no resource at ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}; see docs/api.md`));
   });
-  const loopbackOnly = isLoopbackHost(host);
+  const hosts = hostCheck(host, options.allowedHosts);
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('x-content-type-options', 'nosniff');
-    if (loopbackOnly && !isLoopbackHost(hostnameOf(request.headers.host ?? ''))) {
-      throw invalid(`this server listens on ${host} and answers only requests addressed to localhost or a loopback address`, {});
+    if (hosts && !hosts.accepts(request.headers.host)) {
+      throw invalid(`this server listens on ${host} and answers only requests addressed to ${hosts.names.join(', ')} (Host header); add a name with --allow-host`, {});
     }
     // A browser names the page that sent a request: a command from another site's page is refused.
     const origin = request.headers.origin;
@@ -138,11 +154,7 @@ export async function createServer(options: ServerOptions): Promise<RekeyServer>
     }
   });
 
-  const streams = new Set<() => void>();
-  const track = (close: () => void) => {
-    streams.add(close);
-    return () => streams.delete(close);
-  };
+  installAccessControl(app, { verifier, loopback });
 
   const page = dashboardPage();
   app.get('/', async (_request, reply) => {
@@ -160,13 +172,14 @@ export async function createServer(options: ServerOptions): Promise<RekeyServer>
   commandRoutes(app, ctx);
   odataRoutes(app, ctx);
   readRoutes(app, ctx);
-  changeRoutes(app, ctx, track);
+  const changeStreams = changeRoutes(app, ctx, options.changeStreams);
   subscriptionRoutes(app, webhooks);
 
   try {
     if (options.extend) await options.extend(app, ctx);
     await app.listen({ host, port });
   } catch (error) {
+    changeStreams.close();
     webhooks.close();
     await readModel.close();
     clock.stop();
@@ -175,6 +188,7 @@ export async function createServer(options: ServerOptions): Promise<RekeyServer>
   const address = app.server.address();
   const boundPort = typeof address === 'object' && address !== null ? address.port : port;
   const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+  const scheme = options.tls ? 'https' : 'http';
 
   const intervalMs = options.schedulerIntervalMs ?? 60_000;
   const scheduler = intervalMs > 0
@@ -184,7 +198,7 @@ export async function createServer(options: ServerOptions): Promise<RekeyServer>
 
   let closing: Promise<void> | null = null;
   return {
-    url: `http://${urlHost}:${boundPort}`,
+    url: `${scheme}://${urlHost}:${boundPort}`,
     host,
     port: boundPort,
     app,
@@ -192,7 +206,7 @@ export async function createServer(options: ServerOptions): Promise<RekeyServer>
     close() {
       closing ??= (async () => {
         if (scheduler) clearInterval(scheduler);
-        for (const close of [...streams]) close();
+        changeStreams.close();
         webhooks.close();
         await app.close();
         await ctx.serialize(async () => undefined); // let a command under way finish

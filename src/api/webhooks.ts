@@ -10,7 +10,10 @@
  * - At least once while the server runs: a failed attempt (network error, timeout, 408, 429 or 5xx)
  *   is retried up to `maxAttempts` in all, with exponential backoff (baseDelayMs, doubling, at most
  *   maxDelayMs). Any other 4xx is final: the receiver refused the payload. Every attempt carries the
- *   same `X-Rekey-Delivery` id, so receivers can drop duplicates.
+ *   same `X-Rekey-Delivery` id (and `webhook-id`), so receivers can drop duplicates.
+ * - Signed per the Standard Webhooks specification (src/api/webhookSignature.ts) with a secret per
+ *   subscription, made by the server (or given) at creation and returned only then: it lives in this
+ *   process's memory, never in the event log, the read model, a listing, a delivery log or a log line.
  * - Subscriptions and their delivery logs live in the server's memory: they end with the server. The
  *   last `logSize` deliveries of each are kept. At most `maxQueue` changes wait per subscription;
  *   beyond that the oldest waiting change is dropped and logged as dropped.
@@ -20,6 +23,7 @@ import type { Subscription } from 'rxjs';
 import { changeFeed, type FeedChange, type ReadModel } from '../../projections/index.js';
 import { RekeyError } from '../kernel/errors.js';
 import { SUBSCRIPTION_NOT_FOUND, invalid } from './errors.js';
+import { newWebhookSecret, signatureHeaders, webhookKey } from './webhookSignature.js';
 
 export interface WebhookOptions {
   readonly maxAttempts?: number;
@@ -28,6 +32,8 @@ export interface WebhookOptions {
   readonly timeoutMs?: number;
   readonly maxQueue?: number;
   readonly logSize?: number;
+  /** Wall-clock milliseconds for `webhook-timestamp` (default Date.now: receivers compare it with their own clock). */
+  readonly now?: () => number;
 }
 
 export interface SubscriptionRequest {
@@ -37,6 +43,8 @@ export interface SubscriptionRequest {
   readonly columns?: string | readonly string[];
   readonly filter?: string;
   readonly fromPosition?: number;
+  /** `whsec_<base64>`; the server makes one when absent. */
+  readonly secret?: string;
 }
 
 export interface SubscriptionInfo {
@@ -73,8 +81,13 @@ export interface Delivery {
   readonly attempts: DeliveryAttempt[];
 }
 
+/** What `create` answers: the subscription and, this once, its signing secret. */
+export type CreatedSubscription = SubscriptionInfo & { readonly secret: string };
+
 interface Entry {
   readonly info: Omit<SubscriptionInfo, 'delivered' | 'failed' | 'pending' | 'error'>;
+  /** The HMAC key (decoded secret); never leaves this object. */
+  readonly key: Buffer;
   readonly queue: { change: FeedChange; delivery: Delivery }[];
   readonly log: Delivery[];
   delivered: number;
@@ -112,6 +125,7 @@ export class WebhookManager {
   private readonly timeoutMs: number;
   private readonly maxQueue: number;
   private readonly logSize: number;
+  private readonly now: () => number;
 
   constructor(private readonly readModel: ReadModel, options: WebhookOptions = {}, private readonly hooks: WebhookHooks = {}) {
     this.maxAttempts = options.maxAttempts ?? 5;
@@ -120,9 +134,10 @@ export class WebhookManager {
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.maxQueue = options.maxQueue ?? 10_000;
     this.logSize = options.logSize ?? 1000;
+    this.now = options.now ?? Date.now;
   }
 
-  async create(request: SubscriptionRequest): Promise<SubscriptionInfo> {
+  async create(request: SubscriptionRequest): Promise<CreatedSubscription> {
     let url: URL;
     try {
       url = new URL(request.url);
@@ -131,6 +146,8 @@ export class WebhookManager {
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalid(`body.url must be an http or https URL, not ${url.protocol}`, { field: 'url' });
     if (url.username || url.password) throw invalid('body.url must not carry credentials', { field: 'url' });
+    const secret = request.secret ?? newWebhookSecret();
+    const key = webhookKey(secret);
     const changeType = asList(request.changeType);
     const columns = asList(request.columns);
     const fromPosition = request.fromPosition ?? (await this.readModel.store.headPosition()) + 1;
@@ -146,8 +163,9 @@ export class WebhookManager {
         columns: columns ?? null,
         filter: request.filter ?? null,
         fromPosition,
-        createdAt: new Date().toISOString(),
+        createdAt: new Date(this.now()).toISOString(),
       },
+      key,
       queue: [],
       log: [],
       delivered: 0,
@@ -166,7 +184,7 @@ export class WebhookManager {
         entry.error = error instanceof Error ? error.message : String(error);
       },
     });
-    return this.describe(entry);
+    return { ...this.describe(entry), secret };
   }
 
   list(): SubscriptionInfo[] {
@@ -273,7 +291,7 @@ export class WebhookManager {
     });
     for (let attempt = 1; attempt <= this.maxAttempts && !entry.closed; attempt++) {
       const started = performance.now();
-      const at = new Date().toISOString();
+      const at = new Date(this.now()).toISOString();
       let status: number | null = null;
       let error: string | null = null;
       try {
@@ -285,6 +303,7 @@ export class WebhookManager {
             'x-rekey-subscription': entry.info.id,
             'x-rekey-delivery': delivery.deliveryId,
             'x-rekey-attempt': String(attempt),
+            ...signatureHeaders(entry.key, delivery.deliveryId, Math.floor(this.now() / 1000), body),
           },
           body,
           redirect: 'manual',

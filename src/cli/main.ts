@@ -19,6 +19,7 @@ import { serveCommand } from './commands/serve.js';
 import { watchCommand } from './commands/watch.js';
 import { simulateCommand } from './commands/simulate.js';
 import { verifyCommand } from './commands/verify.js';
+import { tokenCommand } from './commands/token.js';
 import { reportError } from './output.js';
 
 export function buildProgram(): Command {
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   forecastCommand(program);
   whatifCommand(program);
   agentCommand(program);
+  tokenCommand(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

@@ -28,13 +28,15 @@ export const EVENT_UNREADABLE = errorKind('EVENT_UNREADABLE', 'integrity');
 export interface CommandContext {
   readonly commandId: string;
   readonly correlationId: string;
+  /** Who issued the command, when known (an actor id such as `token:tk_…`, never a credential). */
+  readonly actor?: string;
 }
 
 export function toNewEvent(event: Timed<DomainEvent>, context: CommandContext): EncodedEvent {
   return {
     type: event.type,
     data: event.data as unknown as Record<string, unknown>,
-    metadata: { occurredAt: toIso(event.at), commandId: context.commandId, correlationId: context.correlationId },
+    metadata: { occurredAt: toIso(event.at), commandId: context.commandId, correlationId: context.correlationId, ...(context.actor !== undefined ? { actor: context.actor } : {}) },
   };
 }
 

@@ -48,6 +48,8 @@ export interface CommandOptions {
   /** A retried command with the same id records nothing new (idempotence). */
   readonly commandId?: string;
   readonly correlationId?: string;
+  /** Who issued the command (`token:<id>`, `local`): recorded in each event's metadata, never a secret. */
+  readonly actor?: string;
 }
 
 /** What a machine proves when it joins: a signature over the join statement with the key it claims. */
@@ -148,8 +150,9 @@ export class Engine {
    * that instant in one append, then the connections' follow-up stamped at that same instant (R14:
    * retired ciphertexts are dropped at E). So the log never goes back in time, however many due
    * times of however many groups fell between two commands (days without a command, an outage).
+   * `actor` names who asked (the passes before each command; the scheduler's name nobody).
    */
-  async processDue(): Promise<RecordedEvent[]> {
+  async processDue(options: Pick<CommandOptions, 'actor'> = {}): Promise<RecordedEvent[]> {
     await this.sync();
     this.requireClockNotBehindLog();
     if (!this.reconciledSinceOpen) {
@@ -162,12 +165,12 @@ export class Engine {
     const recorded: RecordedEvent[] = [];
     for (let next = this.earliestDue(now); next !== null; next = this.earliestDue(now)) {
       const revision = this.fleet.revisionOf(next.stream);
-      const batch = await this.executeGroup(next.stream, { type: 'ProcessDue', at: next.at }, {}, false);
+      const batch = await this.executeGroup(next.stream, { type: 'ProcessDue', at: next.at }, options, false);
       // Nothing recorded and nothing changed (cannot happen while decide and nextDue agree): stop
       // rather than loop; the next command looks again.
       if (batch.length === 0 && this.fleet.revisionOf(next.stream) === revision) break;
       recorded.push(...batch);
-      if (batch.some((event) => KEY_LIVENESS_EVENTS.has(event.type))) await this.reconcileConnections({}, next.at);
+      if (batch.some((event) => KEY_LIVENESS_EVENTS.has(event.type))) await this.reconcileConnections(options, next.at);
     }
     return recorded;
   }
@@ -406,7 +409,7 @@ export class Engine {
    */
   private async execute(stream: string, decide: (at: Instant) => Timed<DomainEvent>[], options: CommandOptions, dueAt?: Instant): Promise<RecordedEvent[]> {
     const commandId = options.commandId ?? this.ids.next();
-    const context: CommandContext = { commandId, correlationId: options.correlationId ?? commandId };
+    const context: CommandContext = { commandId, correlationId: options.correlationId ?? commandId, ...(options.actor !== undefined ? { actor: options.actor } : {}) };
     for (let attempt = 0; ; attempt++) {
       if (this.fleet.commandSeen(stream, commandId)) return [];
       if (dueAt === undefined) this.requireClockNotBehindLog();

@@ -151,7 +151,7 @@ describe('GET /api/changes (server-sent events)', () => {
       expect(position).toBeGreaterThanOrEqual(ready.data.fromPosition);
 
       const change = await graceOnly.waitFor((e) => e.event === 'change');
-      expect(change.id).toBe(String(position));
+      expect(change.id).toBe(`${position}-0`); // the first (and only) row change of that event
       expect(change.data).toMatchObject({ table: 'flowmachinegroups', changeType: 'Update', name: 'HR', position, event: 'KeyExpiryGracePeriodChanged' });
       expect(change.data.changedColumns).toContain('keyexpirygraceperiod');
       expect(change.data.row.keyexpirygraceperiod).toBe(90_000);

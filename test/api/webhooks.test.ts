@@ -1,9 +1,11 @@
 /**
  * Webhook subscriptions against a real HTTP receiver on loopback: a subscription POSTs once per
  * matching change, retries when the receiver fails (500 the first time), never fires for a change
- * its filters reject, and logs every attempt.
+ * its filters reject, and logs every attempt. Signatures are checked with the `standardwebhooks`
+ * npm package (an implementation of the Standard Webhooks specification nobody here wrote).
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
+import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getJson, postJson, servedExample, type Fixture } from './support/fixtures.js';
 
@@ -11,6 +13,8 @@ interface Received {
   readonly delivery: string;
   readonly attempt: string;
   readonly body: any;
+  readonly text: string;
+  readonly headers: Record<string, string>;
   readonly answered: number;
 }
 
@@ -27,7 +31,8 @@ class Receiver {
       req.on('data', (chunk) => (text += chunk));
       req.on('end', () => {
         const answered = this.plan.shift() ?? 200;
-        this.received.push({ delivery: String(req.headers['x-rekey-delivery']), attempt: String(req.headers['x-rekey-attempt']), body: JSON.parse(text), answered });
+        const headers = Object.fromEntries(Object.entries(req.headers).map(([name, value]) => [name, String(value)]));
+        this.received.push({ delivery: String(req.headers['x-rekey-delivery']), attempt: String(req.headers['x-rekey-attempt']), body: JSON.parse(text), text, headers, answered });
         res.writeHead(answered, { 'content-type': 'text/plain' }).end(answered === 200 ? 'ok' : 'try again');
         for (const wake of this.waiters.splice(0)) wake();
       });
@@ -139,6 +144,70 @@ describe('webhook subscriptions', () => {
         ['failed', [503, 503, 503, 503]],
         ['failed', [410]],
       ]);
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it('signs every attempt per Standard Webhooks: the standardwebhooks package verifies it and rejects a tampered body', async () => {
+    const receiver = new Receiver([500]);
+    await receiver.start();
+    try {
+      const created = await postJson(`${fx.url}/api/subscriptions`, { url: receiver.url, table: 'flowmachinegroups', changeType: 'update', columns: 'keyvalidityperiod' });
+      expect(created.status).toBe(201);
+      const secret = created.body.secret as string;
+      expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
+      // Shown once: neither the subscription, nor the listing, nor the delivery log, nor the log holds it.
+      const shown = [
+        await getJson(`${fx.url}/api/subscriptions/${created.body.id}`),
+        await getJson(`${fx.url}/api/subscriptions`),
+      ];
+      await postJson(`${fx.url}/api/commands/setKeyValidityPeriod`, { group: 'HR', minutes: 1_000_000 });
+      await receiver.until(() => receiver.received.length === 2);
+      shown.push(await getJson(`${fx.url}/api/subscriptions/${created.body.id}/deliveries`));
+      const key = secret.slice('whsec_'.length);
+      for (const response of shown) {
+        expect(JSON.stringify(response.body)).not.toContain(key);
+        expect(JSON.stringify(response.body)).not.toContain('secret');
+      }
+      expect(JSON.stringify(await fx.store.readAll(1))).not.toContain(key);
+
+      const verifier = new Webhook(secret);
+      for (const attempt of receiver.received) {
+        expect(attempt.headers['webhook-id']).toBe(attempt.delivery);
+        expect(attempt.headers['webhook-signature']).toMatch(/^v1,[A-Za-z0-9+/]+=*$/);
+        expect(Math.abs(Number(attempt.headers['webhook-timestamp']) - Date.now() / 1000)).toBeLessThan(60);
+        expect(verifier.verify(attempt.text, attempt.headers)).toEqual(attempt.body);
+      }
+      // The retry is signed again (its own timestamp), under the same webhook-id.
+      expect(receiver.received[0]!.headers['webhook-id']).toBe(receiver.received[1]!.headers['webhook-id']);
+      const [first] = receiver.received;
+      const tampered = first!.text.replace('1000000', '1000001');
+      expect(tampered).not.toBe(first!.text);
+      expect(() => verifier.verify(tampered, first!.headers)).toThrow(/No matching signature found/);
+      expect(() => new Webhook(`whsec_${Buffer.alloc(32, 7).toString('base64')}`).verify(first!.text, first!.headers)).toThrow(/No matching signature found/);
+      const stale = { ...first!.headers, 'webhook-timestamp': String(Math.floor(Date.now() / 1000) - 3600) };
+      expect(() => verifier.verify(first!.text, stale)).toThrow(/too old/);
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it('takes a secret given at creation (a restarted server keeps its receivers\' secret), and refuses a malformed one without echoing it', async () => {
+    const receiver = new Receiver();
+    await receiver.start();
+    try {
+      const given = `whsec_${Buffer.alloc(32, 42).toString('base64')}`;
+      const created = await postJson(`${fx.url}/api/subscriptions`, { url: receiver.url, table: 'flowmachinegroups', changeType: 'update', columns: 'keyvalidityperiod', secret: given });
+      expect(created.body.secret).toBe(given);
+      await postJson(`${fx.url}/api/commands/setKeyValidityPeriod`, { group: 'HR', minutes: 1_100_000 });
+      await receiver.until(() => receiver.received.length === 1);
+      expect(new Webhook(given).verify(receiver.received[0]!.text, receiver.received[0]!.headers)).toEqual(receiver.received[0]!.body);
+      for (const secret of ['whsec_c2hvcnQ=', 'not-a-secret-Pl41n', `whsec_${'!'.repeat(44)}`]) {
+        const refused = await postJson(`${fx.url}/api/subscriptions`, { url: receiver.url, table: 'flowmachines', secret });
+        expect(refused.status).toBe(400);
+        expect(refused.body.error.message).toBe('body.secret must be whsec_ followed by the base64 of 24 to 64 random bytes (leave it out and the server makes one)');
+      }
     } finally {
       await receiver.close();
     }

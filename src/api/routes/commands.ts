@@ -5,14 +5,16 @@
  *
  * createConnection and fixConnection take the plaintext credentials, as the portal's form does, and
  * encrypt them at once to the target's live keys (src/engine/portal.ts): the plaintext never reaches
- * the engine, the log, the tables, a log line or an error message. Because it crosses the wire in
- * the clear, it is accepted only from a loopback address (CREDENTIALS_REQUIRE_LOOPBACK otherwise).
+ * the engine, the log, the tables, a log line or an error message. Over plain HTTP it crosses the wire
+ * in the clear, so it is then accepted only from a loopback address (CREDENTIALS_REQUIRE_LOOPBACK
+ * otherwise); over HTTPS from anywhere.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { RekeyError } from '../../kernel/errors.js';
 import type { CommandOptions } from '../../engine/engine.js';
 import { createConnection, fixConnection } from '../../engine/portal.js';
 import type { RecordedEvent } from '../../store/port.js';
+import { callerOf } from '../auth/access.js';
 import type { ApiContext } from '../context.js';
 import { CREDENTIALS_REQUIRE_LOOPBACK, invalid, resourceNotFound } from '../errors.js';
 
@@ -86,7 +88,7 @@ export function commandRoutes(app: FastifyInstance, ctx: ApiContext): void {
       requireLoopback(request);
       return fixConnection(engine, body.connection as string, { username: body.username as string, password: body.password as string }, options);
     },
-    processDue: () => engine.processDue(),
+    processDue: (_body, options) => engine.processDue(options),
   };
 
   for (const name of Object.keys(COMMAND_SCHEMAS) as CommandName[]) {
@@ -98,7 +100,9 @@ export function commandRoutes(app: FastifyInstance, ctx: ApiContext): void {
       },
     }, async (request) => {
       const body = (request.body ?? {}) as Body;
-      const options: CommandOptions = typeof body.commandId === 'string' ? { commandId: body.commandId } : {};
+      // Every command records who issued it (an actor id, never the token; docs/api.md).
+      const actor = callerOf(request)?.actor;
+      const options: CommandOptions = { ...(typeof body.commandId === 'string' ? { commandId: body.commandId } : {}), ...(actor !== undefined ? { actor } : {}) };
       const events = await ctx.serialize(() => handlers[name](body, options, request));
       const last = events.at(-1);
       if (last) await ctx.readModel.waitFor(last.position);
@@ -112,11 +116,12 @@ export function commandRoutes(app: FastifyInstance, ctx: ApiContext): void {
   });
 }
 
+/** Over HTTPS the credentials are encrypted on the wire, so any (admin) caller may send them. */
 function requireLoopback(request: FastifyRequest): void {
-  if (!isLoopback(request.socket.remoteAddress)) {
+  if (!isLoopback(request.socket.remoteAddress) && request.protocol !== 'https') {
     throw new RekeyError(
       CREDENTIALS_REQUIRE_LOOPBACK,
-      'plaintext credentials are accepted only from the loopback interface; run the request on the server\'s own machine (the credentials are encrypted there at once)',
+      'plaintext credentials are accepted over plain HTTP only from the loopback interface; run the request on the server\'s own machine, or serve HTTPS (--tls-cert, --tls-key)',
       {},
       'refused',
     );

@@ -1,6 +1,7 @@
 /**
  * Webhook subscriptions (src/api/webhooks.ts):
- * - POST   /api/subscriptions                 {url, table, changeType?, columns?, filter?, fromPosition?} -> 201
+ * - POST   /api/subscriptions                 {url, table, changeType?, columns?, filter?, fromPosition?, secret?} -> 201
+ *                                              with the signing secret, shown this once
  * - GET    /api/subscriptions                 every subscription, with delivery counts
  * - GET    /api/subscriptions/<id>
  * - GET    /api/subscriptions/<id>/deliveries the delivery log: every attempt, its status and error
@@ -20,6 +21,7 @@ export const SUBSCRIPTION_SCHEMA = {
     columns: LIST,
     filter: { type: 'string', maxLength: 10_000 },
     fromPosition: { type: 'integer', minimum: 1 },
+    secret: { type: 'string', minLength: 1, maxLength: 200 },
   },
   required: ['url', 'table'],
   additionalProperties: false,

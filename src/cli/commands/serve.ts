@@ -1,7 +1,11 @@
 import type { Command } from 'commander';
 import { createServer, DEFAULT_HOST, DEFAULT_PORT } from '../../api/index.js';
 import { engineAccess, machineApi, serviceClockFromOptions } from '../../remote/index.js';
+import { readFileSync } from 'node:fs';
+import { isLoopbackAddress } from '../../api/hostCheck.js';
+import { RekeyError } from '../../kernel/errors.js';
 import { parseInstantArgument, parseInteger } from '../arguments.js';
+import { authFileOf, withAuthFileOption } from '../authFileOption.js';
 import { printLine } from '../output.js';
 import { dbFile, openStore, withStoreOptions } from '../storeOptions.js';
 
@@ -13,10 +17,30 @@ interface ServeOptions {
   host?: string;
   db?: string;
   eventstore?: string;
+  authFile?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  allowHost?: string[];
+  maxChangeStreams?: string;
+}
+
+function readPem(option: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    throw new RekeyError('ARGUMENT_INVALID', `${option} ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); give a PEM file`, { option }, 'validation');
+  }
+}
+
+function tlsOf(options: ServeOptions): { cert: Buffer; key: Buffer } | undefined {
+  if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) {
+    throw new RekeyError('ARGUMENT_INVALID', `--tls-cert and --tls-key go together: give both (the certificate chain and its private key, PEM) or neither`, {}, 'validation');
+  }
+  return options.tlsCert === undefined ? undefined : { cert: readPem('--tls-cert', options.tlsCert), key: readPem('--tls-key', options.tlsKey!) };
 }
 
 export function serveCommand(program: Command): void {
-  withStoreOptions(
+  withAuthFileOption(withStoreOptions(
     program
       .command('serve')
       .description('the HTTP API (commands, OData queries under /api/data/v9.2, change feed, webhooks, /metrics) and the dashboard at /')
@@ -24,13 +48,22 @@ export function serveCommand(program: Command): void {
       .option('--host <address>', `address to listen on (default ${DEFAULT_HOST}; anything else exposes the API to the network)`)
       .option('--test-clock', 'run a test clock instead of the wall clock (refused when NODE_ENV=production)')
       .option('--clock-speed <n>', 'with --test-clock: simulated seconds per real second, to watch a renewal live')
-      .option('--clock-start <instant>', 'with --test-clock: the instant the clock starts at'),
-  )
+      .option('--clock-start <instant>', 'with --test-clock: the instant the clock starts at')
+      .option('--tls-cert <file>', 'serve HTTPS with this certificate chain (PEM); needs --tls-key')
+      .option('--tls-key <file>', 'the private key (PEM) of --tls-cert')
+      .option('--allow-host <name...>', 'more names the Host check accepts besides localhost, 127.0.0.1 and [::1]')
+      .option('--max-change-streams <n>', 'change-feed connections open at once (default 1000; more are refused with 503)'),
+  ))
     .addHelpText('after', `
 Prints the URL on stdout and runs until SIGINT or SIGTERM (Ctrl+C), then closes cleanly.
 
+Tokens: with no token in the auth file, a server on 127.0.0.1 answers everyone on this machine; once
+'rekey token create' has made one, every API request needs 'Authorization: Bearer <token>'. Listening
+beyond loopback (--host 0.0.0.0) is refused until an active token exists; give --tls-cert/--tls-key too.
+
 Examples:
   rekey serve --db /tmp/healthy.db
+  rekey serve --db /srv/rekey.db --host 0.0.0.0 --tls-cert /etc/rekey/cert.pem --tls-key /etc/rekey/key.pem
   curl -s 'http://127.0.0.1:8080/api/data/v9.2/flowmachines?$filter=keydeliverystatus%20eq%202&$select=name,lastheartbeatdate'
   curl -s -X POST http://127.0.0.1:8080/api/commands/setKeyExpiryGracePeriod -H 'content-type: application/json' -d '{"group":"Finance","minutes":64800}'
 
@@ -43,6 +76,9 @@ See docs/api.md for every endpoint.`)
         clockSpeed: options.clockSpeed === undefined ? undefined : parseInteger('--clock-speed', options.clockSpeed, 1, 10_000_000),
         clockStart: options.clockStart === undefined ? undefined : parseInstantArgument('--clock-start', options.clockStart),
       });
+      const tls = tlsOf(options);
+      const authFile = authFileOf(options, false);
+      const maxChangeStreams = options.maxChangeStreams === undefined ? undefined : parseInteger('--max-change-streams', options.maxChangeStreams, 1, 100_000);
       const store = await openStore(options, { mustExist: false });
       try {
         // The machine API (issue 9) shares the engine and its command lock with the admin API.
@@ -50,6 +86,10 @@ See docs/api.md for every endpoint.`)
           store,
           host,
           port,
+          ...(authFile !== undefined ? { authFile } : {}),
+          ...(tls ? { tls } : {}),
+          ...(options.allowHost ? { allowedHosts: options.allowHost } : {}),
+          ...(maxChangeStreams !== undefined ? { changeStreams: { maxConnections: maxChangeStreams } } : {}),
           ...(options.testClock ? { clock } : {}),
           extend: async (app, ctx) => {
             await app.register(machineApi(engineAccess(ctx.engine, { clock, serialize: ctx.serialize })));
@@ -67,6 +107,7 @@ See docs/api.md for every endpoint.`)
         });
         const events = await store.headPosition();
         const source = (options.eventstore ?? (process.env.REKEY_EVENTSTORE || undefined))?.replace(/\/\/[^@/]*@/, '//***@') ?? dbFile(options);
+        if (!tls && !isLoopbackAddress(host)) process.stderr.write(`rekey: warning: serving plain HTTP on ${host}: bearer tokens cross the network in the clear; give --tls-cert and --tls-key\n`);
         process.stderr.write(`rekey: serving ${source} (${events} events) at ${server.url}/ ; Ctrl+C stops\n`);
         printLine(`${server.url}/`);
         await stopped;
