@@ -9,7 +9,7 @@ import { parseAgentVersion } from '../domain/agentVersion.js';
 import { isRekeyError } from '../kernel/errors.js';
 import type { ImportedKeyFacts, MachineKeyDeliveryStatus } from '../domain/events.js';
 import { MAX_MACHINES_PER_GROUP } from '../domain/group/errors.js';
-import { NAME_PATTERN, NAME_RULE } from '../domain/names.js';
+import { NAME_RULE, nameProblem, showName } from '../domain/names.js';
 import { checkGrace, checkValidity } from '../domain/periods.js';
 import { MS_PER_MINUTE, plusMinutes, toIso, type Instant } from '../domain/time.js';
 import { REQUIRED, choiceCode, choiceList, type ImportTable } from './columns.js';
@@ -144,8 +144,9 @@ class RowReader {
   name(column: string): string | undefined {
     const value = this.present(column, `a name (${NAME_RULE})`);
     if (value === undefined) return undefined;
-    if (typeof value !== 'string' || !NAME_PATTERN.test(value)) return this.add(column, `${show(value)} is not a valid name; expected ${NAME_RULE}`);
-    return value;
+    const problem = typeof value === 'string' ? nameProblem(value) : 'it is not text';
+    if (problem !== null) return this.add(column, `${show(value)} is not a valid name: ${problem}; expected ${NAME_RULE}`);
+    return value as string;
   }
 
   text(column: string, required: boolean): string | null | undefined {
@@ -247,6 +248,8 @@ function unexportedKey(row: ExportRow): string {
 }
 
 function show(value: unknown): string {
+  // A string is shown without its control or invisible characters (they would reach the terminal).
+  if (typeof value === 'string') return showName(value);
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 40)}... (${text.length} characters)` : text;
 }
