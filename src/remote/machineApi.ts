@@ -32,7 +32,6 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest 
 import { parseCertificate, verifyProof } from '../crypto/index.js';
 import type { Envelope } from '../kernel/envelope.js';
 import { takesPartInRenewals } from '../domain/agentVersion.js';
-import { describeSchemaProblem } from '../api/errors.js';
 import { isRekeyError } from '../kernel/errors.js';
 import { GROUP_NOT_FOUND, NAME_INVALID } from '../domain/group/errors.js';
 import { keyByVersion, liveKeys, passwordRegenerationRequired, primaryKey, type GroupState, type Member } from '../domain/group/state.js';
@@ -164,11 +163,17 @@ export function machineApi(access: EngineAccess, options: MachineApiOptions = {}
     // address and one for all of them together, taken before any signature is checked, so a flood
     // of self-signed requests costs a token lookup each and never reaches the registered machines.
 
-    /** Names in the path and the signing header follow the names rule before anything echoes them. */
+    /**
+     * Names in the path and the body follow the names rule before anything echoes them (the body's
+     * schema, checked after authentication, then needs to say nothing about them).
+     */
     const checkNames = (request: FastifyRequest) => {
       const { group, machine } = request.params as { group?: string; machine?: string };
+      const body = request.body as { machine?: unknown; connection?: unknown } | undefined;
       const refusal = (group !== undefined ? nameRefusal(group, 'machine group name in the path') : null)
-        ?? (machine !== undefined ? nameRefusal(machine, 'machine name in the path') : null);
+        ?? (machine !== undefined ? nameRefusal(machine, 'machine name in the path') : null)
+        ?? (typeof body?.machine === 'string' ? nameRefusal(body.machine, 'body.machine') : null)
+        ?? (typeof body?.connection === 'string' ? nameRefusal(body.connection, 'body.connection') : null);
       if (refusal !== null) throw new MachineApiError(400, NAME_INVALID, refusal);
     };
 
@@ -627,12 +632,8 @@ function describeError(error: unknown, request: FastifyRequest): { status: numbe
     return { status: error.httpStatus, code: error.code, message: group === undefined ? 'machine group not found' : `machine group ${group} not found` };
   }
   if (isRekeyError(error)) return { status: error.httpStatus, code: error.code, message: error.message };
-  const e = error as { validation?: unknown; validationContext?: string; statusCode?: number; message?: string; code?: string };
-  if (Array.isArray(e?.validation)) {
-    const context = e.validationContext ?? 'body';
-    const problems = e.validation as Parameters<typeof describeSchemaProblem>[1][];
-    return { status: 400, code: 'REQUEST_INVALID', message: problems.map((problem) => describeSchemaProblem(context, problem, request.body)).join('; ') };
-  }
+  const e = error as { validation?: unknown; statusCode?: number; message?: string; code?: string };
+  if (e?.validation) return { status: 400, code: 'REQUEST_INVALID', message: e.message ?? 'request is invalid' };
   if (e?.statusCode === 413) return { status: 413, code: 'PAYLOAD_TOO_LARGE', message: `request body is larger than ${MAX_BODY_BYTES} bytes` };
   if (e?.statusCode === 415) return { status: 415, code: 'REQUEST_INVALID', message: 'the machine API takes application/json bodies only' };
   if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {

@@ -170,7 +170,7 @@ describe('a member acts only as itself; strangers learn nothing; names are check
     const reencrypt = paths.reencryptions('Finance', 'FIN-01');
     const envelope = { alg: 'RSA-OAEP-256+A256GCM', thumbprint: 'A'.repeat(64), encryptedKey: 'AAAA', iv: 'AAAA', tag: 'AAAA', ciphertext: 'AAAA' };
     const reencryptBody = { connection: 'Invoices\u0007', ciphertext: envelope };
-    await expectRefusal(await send('POST', reencrypt, reencryptBody, signed('POST', reencrypt, reencryptBody, signers['FIN-01']!)), 'REQUEST_INVALID', 'body.connection is not a valid name: character 9 is U+0007 (a control character)');
+    await expectRefusal(await send('POST', reencrypt, reencryptBody, signed('POST', reencrypt, reencryptBody, signers['FIN-01']!)), 'NAME_INVALID', 'body.connection "Invoices\\u{7}" is invalid: character 9 is U+0007 (a control character)');
     expect(await head()).toBe(before);
   });
 });
