@@ -35,7 +35,8 @@ export class RateLimiter {
       bucket.tokens -= 1;
       return 0;
     }
-    return Math.ceil(((1 - bucket.tokens) * 1000) / this.limit.perSecond);
+    // (less a hair, so that floating-point dust does not add a millisecond)
+    return Math.ceil(((1 - bucket.tokens) * 1000) / this.limit.perSecond - 1e-9);
   }
 
   /** Takes a token if there is one, and never refuses: for requests already answered (failures). */

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { createServer, DEFAULT_HOST, DEFAULT_PORT } from '../../api/index.js';
-import { engineAccess, machineApi, serviceClockFromOptions } from '../../remote/index.js';
+import { DEFAULT_ADMISSION_LIMITS, engineAccess, machineApi, serviceClockFromOptions } from '../../remote/index.js';
 import { parseInstantArgument, parseInteger } from '../arguments.js';
 import { printLine } from '../output.js';
 import { dbFile, openStore, withStoreOptions } from '../storeOptions.js';
@@ -13,6 +13,8 @@ interface ServeOptions {
   host?: string;
   db?: string;
   eventstore?: string;
+  unregisteredRate?: string;
+  unregisteredRatePerAddress?: string;
 }
 
 export function serveCommand(program: Command): void {
@@ -24,7 +26,9 @@ export function serveCommand(program: Command): void {
       .option('--host <address>', `address to listen on (default ${DEFAULT_HOST}; anything else exposes the API to the network)`)
       .option('--test-clock', 'run a test clock instead of the wall clock (refused when NODE_ENV=production)')
       .option('--clock-speed <n>', 'with --test-clock: simulated seconds per real second, to watch a renewal live')
-      .option('--clock-start <instant>', 'with --test-clock: the instant the clock starts at'),
+      .option('--clock-start <instant>', 'with --test-clock: the instant the clock starts at')
+      .option('--unregistered-rate <n>', `machine API: requests per second from clients without a registered key (joins), all together; bursts of 4 times that (default ${DEFAULT_ADMISSION_LIMITS.unknownOverall.perSecond})`)
+      .option('--unregistered-rate-per-address <n>', `machine API: the same, per source address (default ${DEFAULT_ADMISSION_LIMITS.unknownPerAddress.perSecond})`),
   )
     .addHelpText('after', `
 Prints the URL on stdout and runs until SIGINT or SIGTERM (Ctrl+C), then closes cleanly.
@@ -43,6 +47,14 @@ See docs/api.md for every endpoint.`)
         clockSpeed: options.clockSpeed === undefined ? undefined : parseInteger('--clock-speed', options.clockSpeed, 1, 10_000_000),
         clockStart: options.clockStart === undefined ? undefined : parseInstantArgument('--clock-start', options.clockStart),
       });
+      const rate = (option: string, text: string | undefined) => {
+        if (text === undefined) return undefined;
+        const perSecond = parseInteger(option, text, 1, 100_000);
+        return { perSecond, burst: 4 * perSecond };
+      };
+      const overall = rate('--unregistered-rate', options.unregisteredRate);
+      const perAddress = rate('--unregistered-rate-per-address', options.unregisteredRatePerAddress);
+      const limits = { ...(overall ? { unknownOverall: overall } : {}), ...(perAddress ? { unknownPerAddress: perAddress } : {}) };
       const store = await openStore(options, { mustExist: false });
       try {
         // The machine API (issue 9) shares the engine and its command lock with the admin API.
@@ -52,7 +64,7 @@ See docs/api.md for every endpoint.`)
           port,
           ...(options.testClock ? { clock } : {}),
           extend: async (app, ctx) => {
-            await app.register(machineApi(engineAccess(ctx.engine, { clock, serialize: ctx.serialize })));
+            await app.register(machineApi(engineAccess(ctx.engine, { clock, serialize: ctx.serialize }), { limits }));
           },
         });
         // Listen for the signals before the URL is out: whoever reads it may stop the server at once.
