@@ -619,9 +619,10 @@ export function machineView(state: GroupState, member: Member): MachineView {
   };
 }
 
+/** A header's value; 2,048 characters hold a 100-character name URI-encoded even in a 4-byte script. */
 function header(request: FastifyRequest, name: string): string | undefined {
   const value = request.headers[name];
-  return typeof value === 'string' && value.length > 0 && value.length <= 512 ? value : undefined;
+  return typeof value === 'string' && value.length > 0 && value.length <= 2048 ? value : undefined;
 }
 
 function describeError(error: unknown, request: FastifyRequest): { status: number; code: string; message: string } {

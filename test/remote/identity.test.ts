@@ -140,6 +140,17 @@ describe('a member acts only as itself; strangers learn nothing; names are check
     expect(response.body.error).toEqual({ code: 'GROUP_NOT_FOUND', message: 'machine group Nowhere not found' });
   });
 
+  it('a machine whose name is 100 letters of another script joins and checks in (the rule refuses only what it must)', async () => {
+    const name = `${'財務'.repeat(49)}01`;
+    const agent = new RemoteAgent({
+      server: service.url, name, group: 'Finance', keystoreFile: join(dir, 'long.keystore'),
+      machinePassphrase: async () => 'long passphrase', groupPassword: async () => 'Finance Passw0rd',
+    });
+    await agent.open();
+    await agent.join();
+    expect((await agent.checkIn()).machine.machine).toBe(name);
+  });
+
   it('names in the path, in the signing header and in bodies follow the names rule (400, the character named, never echoed)', async () => {
     const stranger: Signer = { machine: 'NEW-02', key: generateSigningKey() };
     const expectRefusal = async (response: Awaited<ReturnType<typeof send>>, code: string, text: string) => {
