@@ -18,8 +18,9 @@ import { joinStatement } from '../../src/engine/engine.js';
 import { RemoteAgent } from '../../src/remote/agentProcess.js';
 import { signedHeaders, type Signer } from '../../src/remote/client.js';
 import { HEADER, credentialStatement, paths } from '../../src/remote/protocol.js';
-import { generateSigningKey, signingKeyFrom } from '../../src/remote/signing.js';
-import { startService, type TestService } from './support/service.js';
+import { generateSigningKey } from '../../src/remote/signing.js';
+import { sendRaw } from './support/serve.js';
+import { agentFor, joinedAgents, startService, type TestService } from './support/service.js';
 
 const AGENT_VERSION = '2.23.116.23040';
 const CHECK_IN = { agentVersion: AGENT_VERSION, intervalMinutes: 1440, heldKeys: [] as string[] };
@@ -32,33 +33,18 @@ describe('a member acts only as itself; strangers learn nothing; names are check
   const signers: Record<string, Signer> = {};
 
   const head = () => service.store.headPosition();
-  const send = async (method: 'GET' | 'POST', path: string, body: unknown, headers: Record<string, string>) => {
-    const response = await fetch(`${service.url}${path}`, {
-      method,
-      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: response.status, body: (await response.json()) as { error?: { code: string; message: string } } & Record<string, unknown> };
-  };
+  const send = (method: 'GET' | 'POST', path: string, body: unknown, headers: Record<string, string>) =>
+    sendRaw(service.url, method, path, body === undefined ? undefined : Buffer.from(JSON.stringify(body)), headers);
   const signed = (method: string, path: string, body: unknown, signer: Signer, selfSigned = false) =>
     signedHeaders(method, path, body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(body)), signer.machine, signer.key.privateKey, selfSigned ? signer.key.thumbprint : undefined);
-  const agentFor = (name: string, keystore: string) => new RemoteAgent({
-    server: service.url, name, group: 'Finance', keystoreFile: join(dir, keystore),
-    machinePassphrase: async () => `${name} passphrase`, groupPassword: async () => 'Finance Passw0rd',
-  });
 
   beforeAll(async () => {
     service = await startService({ start: parseInstant('2026-01-01T00:00:00Z'), speed: 1, api: { tickMs: 0 } });
     for (const name of ['Finance', 'Sales']) await service.access.exclusive((engine) => engine.createGroup({ name }));
     dir = mkdtempSync(join(tmpdir(), 'rekey-identity-'));
-    for (const name of ['FIN-01', 'FIN-02']) {
-      const agent = agentFor(name, `${name}.keystore`);
-      await agent.open();
-      await agent.join();
-      await agent.checkIn();
-      agents[name] = agent;
-      signers[name] = { machine: name, key: signingKeyFrom(agent.store.contents.signingKey) };
-    }
+    const joined = await joinedAgents(service, dir, [['FIN-01', 'Finance'], ['FIN-02', 'Finance']]);
+    Object.assign(agents, joined.agents);
+    Object.assign(signers, joined.signers);
   }, 60_000);
 
   afterAll(async () => {
@@ -116,7 +102,7 @@ describe('a member acts only as itself; strangers learn nothing; names are check
   });
 
   it('a machine that lost its key store joins again only after the operator removed it', async () => {
-    const replacement = agentFor('FIN-02', 'FIN-02-new.keystore');
+    const replacement = agentFor(service, dir, 'FIN-02', 'Finance', 'FIN-02-new.keystore');
     await replacement.open();
     // A new key store means a new key: rejoining with it is refused like any other member's would be.
     await expect(replacement.rejoin()).rejects.toMatchObject({ code: 'MACHINE_MISMATCH', status: 403 });
@@ -142,10 +128,7 @@ describe('a member acts only as itself; strangers learn nothing; names are check
 
   it('a machine whose name is 100 letters of another script joins and checks in (the rule refuses only what it must)', async () => {
     const name = `${'財務'.repeat(49)}01`;
-    const agent = new RemoteAgent({
-      server: service.url, name, group: 'Finance', keystoreFile: join(dir, 'long.keystore'),
-      machinePassphrase: async () => 'long passphrase', groupPassword: async () => 'Finance Passw0rd',
-    });
+    const agent = agentFor(service, dir, name, 'Finance', 'long.keystore');
     await agent.open();
     await agent.join();
     expect((await agent.checkIn()).machine.machine).toBe(name);
