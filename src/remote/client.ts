@@ -176,8 +176,9 @@ export class MachineClient {
       const error = (parsed as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
       const code = typeof error?.code === 'string' && /^[A-Z][A-Z0-9_]{0,63}$/.test(error.code) ? error.code : `HTTP_${response.status}`;
       const message = typeof error?.message === 'string' ? error.message.slice(0, 2000) : `the service answered ${response.status} to ${method} ${path}`;
-      const retryAfter = response.status === 429 ? Number(response.headers.get('retry-after')) : Number.NaN;
-      throw new RemoteError(code, message, response.status, Number.isSafeInteger(retryAfter) && retryAfter >= 0 ? retryAfter : undefined);
+      // Retry-After in seconds (the service never sends the HTTP-date form); absent, a 429 is not retried.
+      const retryAfter = response.status === 429 ? response.headers.get('retry-after') : null;
+      throw new RemoteError(code, message, response.status, retryAfter !== null && /^\d{1,6}$/.test(retryAfter) ? Number(retryAfter) : undefined);
     }
     return parsed as T;
   }

@@ -23,10 +23,12 @@
  * Authentication: a machine registers a request-signing key (Ed25519) when it joins or rejoins; the
  * join carries it, is signed with it (self-signed), and a second proof of possession of the group
  * key vouches for it (credentialStatement). Every later request is signed with it (signing.ts). The
- * service refuses requests without a valid signature (401), outside the timestamp window (401),
- * with a nonce already seen (409), for a machine other than the signer (403), and for a group the
- * signer is not a member of (403), before anything is read or recorded. Errors are
- * `{"error": {"code", "message"}}`.
+ * service refuses, before anything is read or recorded: a name that breaks the names rule (400),
+ * requests without a valid signature (401), outside the timestamp window (401), with a nonce any
+ * server on the store already saw under that key (409, nonceLedger.ts), over their budget (429 with
+ * Retry-After, rateLimit.ts), for a machine other than the signer (403), for a group the signer is
+ * not a member of (403), and a rejoin of a registered member not signed with its registered key
+ * (403: a member can act only as itself). Errors are `{"error": {"code", "message"}}`.
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { parseCertificate, verifyProof } from '../crypto/index.js';
