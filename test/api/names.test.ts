@@ -52,9 +52,10 @@ describe('names at the HTTP commands', () => {
 
   it('every other command that names something: fixConnection, the group settings, deleteGroup, removeMachine', async () => {
     await refusedName('fixConnection', { connection: 'Invoices\n', ...secrets }, 'connection', 'character 9 is U+000A (a control character)');
-    await refusedName('setKeyValidityPeriod', { group: '\tFinance', minutes: 2_000_000 }, 'group', 'character 1 is U+0009 (a control character), and a name must start with a letter or digit');
+    await refusedName('setKeyValidityPeriod', { group: '\tFinance', minutes: 2_000_000 }, 'group', 'character 1 is U+0009 (a control character)');
+    await refusedName('setKeyValidityPeriod', { group: 'Finance\u00a0', minutes: 2_000_000 }, 'group', 'character 8 is U+00A0 (white space), and a name must not end with white space');
     await refusedName('setKeyExpiryGracePeriod', { group: 'Finance\u0085', minutes: 64_800 }, 'group', 'character 8 is U+0085 (a control character)');
-    await refusedName('setProactiveReencryption', { group: 'Finance\u2028', enabled: true }, 'group', 'character 8 is U+2028 (white space other than a plain space)');
+    await refusedName('setProactiveReencryption', { group: 'Finance\u2028', enabled: true }, 'group', 'character 8 is U+2028 (a line separator)');
     await refusedName('deleteGroup', { group: 'HR\u0000' }, 'group', 'character 3 is U+0000 (a control character)');
     await refusedName('removeMachine', { group: 'Finance', machine: 'FIN-03\u001b[A' }, 'machine', 'character 7 is U+001B (a control character)');
   });
