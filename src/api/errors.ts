@@ -6,6 +6,7 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { RekeyError, errorKind, isRekeyError } from '../kernel/errors.js';
+import { NAME_PATTERN, NAME_RULE, nameProblem } from '../domain/names.js';
 
 /** A request body, query parameter or header that does not have the required shape. */
 export const REQUEST_INVALID = errorKind('REQUEST_INVALID', 'validation');
@@ -39,9 +40,29 @@ function fieldPath(context: string, instancePath: string | undefined, extra?: un
   return [context, ...parts].join('.');
 }
 
-/** One sentence per schema problem, naming the field and the reason, never the value. */
-export function describeSchemaProblem(context: string, problem: SchemaProblem): string {
+/** The value at an ajv instance path (`/a/0/b`) inside `root`, or undefined. */
+function valueAt(root: unknown, instancePath: string | undefined): unknown {
+  let value = root;
+  for (const part of (instancePath ?? '').split('/').filter(Boolean)) {
+    const key = part.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (value === null || typeof value !== 'object' || !Object.hasOwn(value, key)) return undefined;
+    value = (value as Record<string, unknown>)[key];
+  }
+  return value;
+}
+
+/**
+ * One sentence per schema problem, naming the field and the reason, never the value. A name that
+ * breaks the names rule is described by its first offending character (code point and position),
+ * from `data`, the validated body, query or params.
+ */
+export function describeSchemaProblem(context: string, problem: SchemaProblem, data?: unknown): string {
   const params = problem.params ?? {};
+  if (problem.keyword === 'pattern' && params.pattern === NAME_PATTERN.source) {
+    const value = valueAt(data, problem.instancePath);
+    const reason = typeof value === 'string' ? nameProblem(value) : null;
+    if (reason !== null) return `${fieldPath(context, problem.instancePath)} is not a valid name: ${reason}; expected ${NAME_RULE}`;
+  }
   switch (problem.keyword) {
     case 'required':
       return `${fieldPath(context, problem.instancePath, params.missingProperty)} is required`;
@@ -78,7 +99,8 @@ export function handleError(error: FastifyError | Error, request: FastifyRequest
   const fastifyError = error as FastifyError & { validation?: SchemaProblem[]; validationContext?: string };
   if (Array.isArray(fastifyError.validation)) {
     const context = fastifyError.validationContext ?? 'body';
-    const message = fastifyError.validation.map((problem) => describeSchemaProblem(context, problem)).join('; ');
+    const data = ({ body: request.body, querystring: request.query, params: request.params, headers: request.headers } as Record<string, unknown>)[context];
+    const message = fastifyError.validation.map((problem) => describeSchemaProblem(context, problem, data)).join('; ');
     void reply.code(400).send(errorBody(REQUEST_INVALID, message));
     return;
   }

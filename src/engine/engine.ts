@@ -19,6 +19,7 @@ import { GROUP_DELETED, GROUP_NOT_FOUND } from '../domain/group/errors.js';
 import { nextDue } from '../domain/group/schedule.js';
 import { initialGroupState, type GroupState } from '../domain/group/state.js';
 import { DEFAULT_PICKUP_DELAY_MINUTES, DEFAULT_CHECK_IN_INTERVAL_MINUTES } from '../domain/periods.js';
+import { checkName } from '../domain/names.js';
 import { toIso, type Clock, type Instant } from '../domain/time.js';
 import { WrongExpectedRevisionError } from '../store/errors.js';
 import type { EventStore, RecordedEvent } from '../store/port.js';
@@ -309,6 +310,7 @@ export class Engine {
   /** A lone machine's own certificate, so that connections can target it before it joins a group (R20). */
   async registerMachine(input: { machineId: string; name: string; agentVersion: string; certificatePem: string }, options: CommandOptions = {}) {
     await this.processDue();
+    checkName(input.name, 'machine name');
     const certificate = presented(input.certificatePem);
     const stream = machineStream(input.machineId);
     if (this.fleet.revisionOf(stream) >= 0) return [];

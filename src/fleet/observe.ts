@@ -9,7 +9,7 @@ import { parseAgentVersion } from '../domain/agentVersion.js';
 import { isRekeyError } from '../kernel/errors.js';
 import type { ImportedKeyFacts, MachineKeyDeliveryStatus } from '../domain/events.js';
 import { MAX_MACHINES_PER_GROUP } from '../domain/group/errors.js';
-import { NAME_PATTERN, NAME_RULE } from '../domain/names.js';
+import { NAME_RULE, nameProblem } from '../domain/names.js';
 import { checkGrace, checkValidity } from '../domain/periods.js';
 import { MS_PER_MINUTE, plusMinutes, toIso, type Instant } from '../domain/time.js';
 import { REQUIRED, choiceCode, choiceList, type ImportTable } from './columns.js';
@@ -144,8 +144,9 @@ class RowReader {
   name(column: string): string | undefined {
     const value = this.present(column, `a name (${NAME_RULE})`);
     if (value === undefined) return undefined;
-    if (typeof value !== 'string' || !NAME_PATTERN.test(value)) return this.add(column, `${show(value)} is not a valid name; expected ${NAME_RULE}`);
-    return value;
+    const problem = typeof value === 'string' ? nameProblem(value) : 'it is not text';
+    if (problem !== null) return this.add(column, `${show(value)} is not a valid name: ${problem}; expected ${NAME_RULE}`);
+    return value as string;
   }
 
   text(column: string, required: boolean): string | null | undefined {
@@ -247,7 +248,12 @@ function unexportedKey(row: ExportRow): string {
 }
 
 function show(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
+  // JSON escapes C0 controls but leaves C1 controls, format characters (bidirectional overrides)
+  // and line separators as they are; escaped too, none of them reaches the terminal.
+  const text = (JSON.stringify(value) ?? String(value)).replace(/[\p{Cc}\p{Cf}\u2028\u2029]/gu, (c) => {
+    const code = c.codePointAt(0)!;
+    return code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
   return text.length > 60 ? `${text.slice(0, 40)}... (${text.length} characters)` : text;
 }
 

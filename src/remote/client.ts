@@ -27,7 +27,7 @@ export const SERVER_UNREACHABLE = errorKind('SERVER_UNREACHABLE', 'refused');
 
 /** A refusal by the service: its code and message, and the HTTP status it came with. */
 export class RemoteError extends RekeyError {
-  constructor(code: string, message: string, readonly status: number) {
+  constructor(code: string, message: string, readonly status: number, readonly retryAfterSeconds?: number) {
     super(code, message, { status }, kindOfStatus(status));
     this.name = 'RemoteError';
   }
@@ -53,12 +53,18 @@ export interface MachineClientOptions {
   readonly fetch?: typeof fetch;
   /** Real ms before a request is given up (default 30 s). */
   readonly timeoutMs?: number;
+  /**
+   * How many times a request refused with 429 is sent again (signed anew) after the `Retry-After`
+   * the service named (default 5; a wait over 60 s is not waited for).
+   */
+  readonly rateLimitRetries?: number;
 }
 
 export class MachineClient {
   private readonly base: string;
   private readonly fetchImpl: typeof fetch;
   private readonly timeoutMs: number;
+  private readonly rateLimitRetries: number;
 
   constructor(options: MachineClientOptions) {
     let url: URL;
@@ -73,6 +79,7 @@ export class MachineClient {
     this.base = url.href.replace(/\/+$/, '');
     this.fetchImpl = options.fetch ?? fetch;
     this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.rateLimitRetries = options.rateLimitRetries ?? 5;
   }
 
   time(): Promise<TimeResponse> {
@@ -127,8 +134,21 @@ export class MachineClient {
     return this.request('POST', paths.disconnect(group, signer.machine), {}, signer);
   }
 
-  /** One request, signed when a signer is given. */
+  /** One request, signed when a signer is given; sent again (signed anew) while the service answers 429 with a short Retry-After. */
   async request<T>(method: 'GET' | 'POST', path: string, body: unknown, signer: Signer | null): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.send<T>(method, path, body, signer);
+      } catch (error) {
+        const wait = error instanceof RemoteError && error.status === 429 ? error.retryAfterSeconds : undefined;
+        if (wait === undefined || wait > 60 || attempt >= this.rateLimitRetries) throw error;
+        // A little jitter, so machines refused together do not all come back in the same instant.
+        await new Promise((resolve) => setTimeout(resolve, wait * 1000 + Math.floor(Math.random() * 250)));
+      }
+    }
+  }
+
+  private async send<T>(method: 'GET' | 'POST', path: string, body: unknown, signer: Signer | null): Promise<T> {
     const bytes = body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(body), 'utf8');
     const headers: Record<string, string> = {};
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -156,7 +176,9 @@ export class MachineClient {
       const error = (parsed as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
       const code = typeof error?.code === 'string' && /^[A-Z][A-Z0-9_]{0,63}$/.test(error.code) ? error.code : `HTTP_${response.status}`;
       const message = typeof error?.message === 'string' ? error.message.slice(0, 2000) : `the service answered ${response.status} to ${method} ${path}`;
-      throw new RemoteError(code, message, response.status);
+      // Retry-After in seconds (the service never sends the HTTP-date form); absent, a 429 is not retried.
+      const retryAfter = response.status === 429 ? response.headers.get('retry-after') : null;
+      throw new RemoteError(code, message, response.status, retryAfter !== null && /^\d{1,6}$/.test(retryAfter) ? Number(retryAfter) : undefined);
     }
     return parsed as T;
   }

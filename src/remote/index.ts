@@ -5,6 +5,8 @@
 export { machineApi, machineView, MachineApiError, type MachineApiOptions, type MachineApiPlugin } from './machineApi.js';
 export { engineAccess, type EngineAccess, type EngineAccessOptions } from './engineAccess.js';
 export { RunQueue, type RunQueueOptions, type RunRequest } from './runQueue.js';
+export { Admission, DEFAULT_ADMISSION_LIMITS, RateLimiter, RateLimitedError, addressKey, type AdmissionLimits, type RateLimit } from './rateLimit.js';
+export { memoryNonceLedger, nonceLedgerFor, sqliteNonceLedger, type NonceLedger } from './nonceLedger.js';
 export { CredentialRegistry, CREDENTIAL_EVENT, CREDENTIAL_STREAM_PREFIX, type MachineCredential } from './credentials.js';
 export { fastClock, serviceClockFromOptions, systemServiceClock, MAX_CLOCK_SPEED, TEST_CLOCK_REFUSED, type FastClock, type FastClockOptions, type ServiceClock, type ServiceClockFlags } from './clock.js';
 export { MachineClient, RemoteError, SERVER_UNREACHABLE, signedHeaders, type Signer } from './client.js';

@@ -23,20 +23,24 @@
  * Authentication: a machine registers a request-signing key (Ed25519) when it joins or rejoins; the
  * join carries it, is signed with it (self-signed), and a second proof of possession of the group
  * key vouches for it (credentialStatement). Every later request is signed with it (signing.ts). The
- * service refuses requests without a valid signature (401), outside the timestamp window (401),
- * with a nonce already seen (409), for a machine other than the signer (403), and for a group the
- * signer is not a member of (403), before anything is read or recorded. Errors are
- * `{"error": {"code", "message"}}`.
+ * service refuses, before anything is read or recorded: a name that breaks the names rule (400),
+ * requests without a valid signature (401), outside the timestamp window (401), with a nonce any
+ * server on the store already saw under that key (409, nonceLedger.ts), over their budget (429 with
+ * Retry-After, rateLimit.ts), for a machine other than the signer (403), for a group the signer is
+ * not a member of (403), and a rejoin of a registered member not signed with its registered key
+ * (403: a member can act only as itself). Errors are `{"error": {"code", "message"}}`.
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { parseCertificate, verifyProof } from '../crypto/index.js';
 import type { Envelope } from '../kernel/envelope.js';
 import { takesPartInRenewals } from '../domain/agentVersion.js';
 import { isRekeyError } from '../kernel/errors.js';
+import { GROUP_NOT_FOUND, NAME_INVALID } from '../domain/group/errors.js';
 import { keyByVersion, liveKeys, passwordRegenerationRequired, primaryKey, type GroupState, type Member } from '../domain/group/state.js';
+import { MAX_NAME_LENGTH, NAME_PATTERN, nameRefusal, showName } from '../domain/names.js';
 import { toIso } from '../domain/time.js';
 import type { Engine } from '../engine/engine.js';
-import { CredentialRegistry } from './credentials.js';
+import { CredentialRegistry, type MachineCredential } from './credentials.js';
 import type { EngineAccess } from './engineAccess.js';
 import {
   HEADER,
@@ -58,6 +62,8 @@ import {
   type RunReportBody,
   type TimeResponse,
 } from './protocol.js';
+import { nonceLedgerFor, type NonceLedger } from './nonceLedger.js';
+import { Admission, DEFAULT_ADMISSION_LIMITS, RateLimitedError, type AdmissionLimits } from './rateLimit.js';
 import { RunQueue } from './runQueue.js';
 import { parseSigningKey, signingKeyThumbprint, verifyRequest } from './signing.js';
 
@@ -82,12 +88,20 @@ export interface MachineApiOptions {
   readonly staleAfterIntervals?: number;
   /** The wall clock request timestamps are checked against (default Date.now). */
   readonly wallNow?: () => number;
+  /**
+   * Where spent nonces are kept (default: `nonceLedgerFor` the engine's store, a file every server
+   * on a SQLite store shares). A ledger passed in is not closed with the plugin.
+   */
+  readonly nonces?: NonceLedger;
+  /** Request budgets of unknown clients and of each registered machine (default DEFAULT_ADMISSION_LIMITS). */
+  readonly limits?: Partial<AdmissionLimits>;
 }
 
 export type MachineApiPlugin = FastifyPluginAsync & { readonly runs: RunQueue };
 
 const MAX_BODY_BYTES = 1024 * 1024;
-const MAX_NONCES = 200_000;
+/** How long past the window a nonce is kept: covers servers on one store whose clocks differ by up to a minute. */
+const NONCE_SKEW_MARGIN_MS = 60_000;
 
 const rawBodies = new WeakMap<object, Buffer>();
 const selfSigners = new WeakMap<object, { thumbprint: string; publicKeyPem: string }>();
@@ -103,7 +117,8 @@ export function machineApi(access: EngineAccess, options: MachineApiOptions = {}
   const registry = new CredentialRegistry(access.engine.store);
   let refreshing: Promise<void> = Promise.resolve();
   const refreshRegistry = () => (refreshing = refreshing.catch(() => undefined).then(() => registry.refresh()));
-  const nonces = new Map<string, number>();
+  const nonces = options.nonces ?? nonceLedgerFor(access.engine.store, wallNow);
+  const limits = new Admission({ ...DEFAULT_ADMISSION_LIMITS, ...options.limits }, wallNow);
   /** Holds of the test clock, by machine, for a certificate being built. */
   const holds = new Map<string, () => void>();
   /** When each machine was last heard from, in service time. */
@@ -124,8 +139,9 @@ export function machineApi(access: EngineAccess, options: MachineApiOptions = {}
       }
     });
     app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
-      const { status, code, message } = describeError(error);
+      const { status, code, message } = describeError(error, request);
       if (status >= 500) request.log.error({ err: error }, 'machine API error');
+      if (error instanceof RateLimitedError) void reply.header('retry-after', String(error.retryAfterSeconds));
       void reply.code(status).send({ error: { code, message } });
     });
 
@@ -138,9 +154,30 @@ export function machineApi(access: EngineAccess, options: MachineApiOptions = {}
       if (timer) clearInterval(timer);
       for (const release of holds.values()) release();
       holds.clear();
+      if (!options.nonces) nonces.close();
     });
 
     // ---- authentication ------------------------------------------------------------------------
+    //
+    // Two kinds of callers. A registered machine signs with the key it registered: its requests
+    // are checked, its nonces spent under that key, and only its own volume limits it. Everybody
+    // else (a newcomer joining, a stranger, a failed signature, a replay) shares a budget per source
+    // address and one for all of them together, taken before any signature is checked, so a flood
+    // of self-signed requests costs a token lookup each and never reaches the registered machines.
+
+    /**
+     * Names in the path and the body follow the names rule before anything echoes them (the body's
+     * schema, checked after authentication, then needs to say nothing about them).
+     */
+    const checkNames = (request: FastifyRequest) => {
+      const { group, machine } = request.params as { group?: string; machine?: string };
+      const body = request.body as { machine?: unknown; connection?: unknown } | undefined;
+      const refusal = (group !== undefined ? nameRefusal(group, 'machine group name in the path') : null)
+        ?? (machine !== undefined ? nameRefusal(machine, 'machine name in the path') : null)
+        ?? (typeof body?.machine === 'string' ? nameRefusal(body.machine, 'body.machine') : null)
+        ?? (typeof body?.connection === 'string' ? nameRefusal(body.connection, 'body.connection') : null);
+      if (refusal !== null) throw new MachineApiError(400, NAME_INVALID, refusal);
+    };
 
     const checkFreshness = (request: FastifyRequest) => {
       const timestamp = header(request, HEADER.timestamp);
@@ -151,15 +188,17 @@ export function machineApi(access: EngineAccess, options: MachineApiOptions = {}
         throw new MachineApiError(401, 'AUTH_REQUIRED', `the machine API needs a signed request: headers ${Object.values(HEADER).filter((h) => h !== HEADER.key).join(', ')}`);
       }
       if (!/^\d{1,15}$/.test(timestamp) || Math.abs(Number(timestamp) - wallNow()) > windowMs) {
-        throw new MachineApiError(401, 'REQUEST_STALE', `request timestamp ${timestamp.slice(0, 20)} is more than ${windowMs / 1000} s from the service's time; check the machine's clock`);
+        throw new MachineApiError(401, 'REQUEST_STALE', `request timestamp ${showName(timestamp.slice(0, 20))} is more than ${windowMs / 1000} s from the service's time; check the machine's clock`);
       }
       if (!/^[A-Za-z0-9_-]{16,64}$/.test(nonce)) throw new MachineApiError(401, 'AUTH_REQUIRED', 'request nonce must be 16 to 64 base64url characters');
       let machine: string;
       try {
-        machine = decodeURIComponent(machineHeader).slice(0, 200);
+        machine = decodeURIComponent(machineHeader);
       } catch {
         throw new MachineApiError(401, 'AUTH_REQUIRED', `header ${HEADER.machine} is not a URI-encoded machine name`);
       }
+      const refusal = nameRefusal(machine, `machine name in header ${HEADER.machine}`);
+      if (refusal !== null) throw new MachineApiError(400, NAME_INVALID, refusal);
       return { timestamp, nonce, signature, machine };
     };
 
@@ -172,51 +211,76 @@ export function machineApi(access: EngineAccess, options: MachineApiOptions = {}
         nonce: parts.nonce,
         machine: parts.machine,
       }, parts.signature);
-      if (!ok) throw new MachineApiError(401, 'SIGNATURE_INVALID', `the request's signature does not verify with the request-signing key of machine ${parts.machine}`);
-      // Only a verified request spends its nonce, so nobody can spend another machine's nonces.
-      purgeNonces();
-      if (nonces.has(parts.nonce)) throw new MachineApiError(409, 'REQUEST_REPLAYED', 'this request was already received (its nonce was used); a replayed request is refused');
-      if (nonces.size >= MAX_NONCES) throw new MachineApiError(503, 'SERVICE_BUSY', 'too many requests in the replay window; try again shortly');
-      nonces.set(parts.nonce, Number(parts.timestamp) + windowMs);
+      if (!ok) {
+        limits.charge(request);
+        throw new MachineApiError(401, 'SIGNATURE_INVALID', `the request's signature does not verify with the request-signing key of machine ${parts.machine}`);
+      }
     };
 
-    let lastPurge = 0;
-    const purgeNonces = () => {
-      const now = wallNow();
-      if (nonces.size < 1000 || now - lastPurge < 1000) return;
-      lastPurge = now;
-      // A nonce whose timestamp left the window can go: the request would now be refused as stale.
-      for (const [nonce, until] of nonces) if (until < now) nonces.delete(nonce);
+    /**
+     * Spends the nonce under the key that signed it, in the ledger every server on the store shares
+     * (only a verified request spends one, so nobody can spend another key's nonces).
+     */
+    const spendNonce = (request: FastifyRequest, keyThumbprint: string, parts: ReturnType<typeof checkFreshness>) => {
+      if (!nonces.spend(keyThumbprint, parts.nonce, Number(parts.timestamp) + windowMs + NONCE_SKEW_MARGIN_MS)) {
+        limits.charge(request);
+        throw new MachineApiError(409, 'REQUEST_REPLAYED', 'this request was already received (its nonce was used); a replayed request is refused');
+      }
     };
 
     /** Signed with the machine's registered key; the path names that machine and its group. */
     const machineAuth = async (request: FastifyRequest) => {
+      checkNames(request);
       const parts = checkFreshness(request);
       await refreshRegistry();
       const credential = registry.get(parts.machine);
-      if (!credential) throw new MachineApiError(401, 'CREDENTIAL_UNKNOWN', `machine ${parts.machine} has no registered request-signing key; join or rejoin the group first`);
+      if (!credential) {
+        limits.admitUnknown(request);
+        throw new MachineApiError(401, 'CREDENTIAL_UNKNOWN', `machine ${parts.machine} has no registered request-signing key; join or rejoin the group first`);
+      }
       verifySignature(request, credential.publicKey, parts);
+      spendNonce(request, credential.keyThumbprint, parts);
+      limits.admitMachine(credential.keyThumbprint, parts.machine);
       const params = request.params as { group: string; machine: string };
       if (params.machine !== credential.machine) {
         throw new MachineApiError(403, 'MACHINE_MISMATCH', `machine ${credential.machine} may not act for machine ${params.machine}`);
       }
-      const memberOf = access.engine.fleet.groupOfMachine(credential.machine);
+      let memberOf = access.engine.fleet.groupOfMachine(credential.machine);
+      if (memberOf !== params.group && params.group === credential.group) {
+        // Another server on the store may have recorded the join a moment ago: look again.
+        await run((engine) => engine.sync());
+        memberOf = access.engine.fleet.groupOfMachine(credential.machine);
+      }
       if (params.group !== credential.group || memberOf !== params.group) {
         throw new MachineApiError(403, 'GROUP_MISMATCH', `machine ${credential.machine} is not a member of machine group ${params.group}`);
       }
     };
 
-    /** Signed with the key the body brings (joins and rejoins register it). */
+    /**
+     * Signed with the key the body brings (joins and rejoins register it). A member's own registered
+     * key counts as registered here too (a rejoin starts with a join-start); any other key is an
+     * unknown client's, admitted within the unknown clients' budget before its signature is checked.
+     */
     const selfAuth = async (request: FastifyRequest) => {
+      checkNames(request);
       const parts = checkFreshness(request);
       const body = request.body as { signingKey?: unknown; machine?: unknown } | undefined;
+      const named = (request.params as { machine?: string }).machine ?? body?.machine;
+      if (named !== parts.machine) {
+        throw new MachineApiError(403, 'MACHINE_MISMATCH', `the request is signed for machine ${parts.machine} but names machine ${showName(named)}`);
+      }
+      await refreshRegistry();
+      const credential = registry.get(parts.machine);
+      const claimed = header(request, HEADER.key);
+      const registered = credential !== undefined && credential.keyThumbprint === claimed && access.engine.fleet.groupOfMachine(parts.machine) === credential.group;
+      if (!registered) limits.admitUnknown(request);
       const publicKey = parseSigningKey(body?.signingKey);
       if (!publicKey) throw new MachineApiError(401, 'AUTH_REQUIRED', 'the request must carry the machine\'s request-signing key (Ed25519 SPKI PEM) as signingKey');
       const thumbprint = signingKeyThumbprint(publicKey);
-      if (header(request, HEADER.key) !== thumbprint) throw new MachineApiError(401, 'SIGNATURE_INVALID', `header ${HEADER.key} does not name the signing key in the body`);
-      const named = (request.params as { machine?: string }).machine ?? body?.machine;
-      if (named !== parts.machine) throw new MachineApiError(403, 'MACHINE_MISMATCH', `the request is signed for machine ${parts.machine} but names machine ${String(named)}`);
+      if (claimed !== thumbprint) throw new MachineApiError(401, 'SIGNATURE_INVALID', `header ${HEADER.key} does not name the signing key in the body`);
       verifySignature(request, publicKey, parts);
+      spendNonce(request, thumbprint, parts);
+      if (registered) limits.admitMachine(thumbprint, parts.machine);
       selfSigners.set(request, { thumbprint, publicKeyPem: body!.signingKey as string });
     };
 
@@ -284,6 +348,7 @@ export function machineApi(access: EngineAccess, options: MachineApiOptions = {}
       return run(async (engine) => {
         await engine.processDue();
         const state = engine.group(group);
+        requireOwnIdentity(state, registry.get(machine), machine, key.thumbprint);
         const certificatePem = state.keys.find((k) => k.thumbprint === body.keyThumbprint)?.certificatePem;
         requireCredentialProof(certificatePem, group, machine, key.thumbprint, body.credentialProof);
         await engine.rejoinMachine({ group, machine, agentVersion: body.agentVersion, keyThumbprint: body.keyThumbprint, proof: body.proof });
@@ -514,6 +579,22 @@ function requireCredentialProof(certificatePem: string | undefined, group: strin
   }
 }
 
+/**
+ * A member can act only as itself. Every member holds the group key, so a proof with the group key
+ * shows membership, not which member is speaking: a rejoin of a member that registered a
+ * request-signing key must be signed with that key, or any member could register a key of its own
+ * under another's name and act as it. A member that never registered one (it came in by an
+ * import or a simulation) is claimed by its first rejoin.
+ */
+function requireOwnIdentity(state: GroupState, credential: MachineCredential | undefined, machine: string, signingKeyThumbprint: string): void {
+  const member = Object.hasOwn(state.members, machine) ? state.members[machine] : undefined;
+  if (!member || !credential || credential.group !== state.name || credential.machineId !== member.machineId) return;
+  if (credential.keyThumbprint === signingKeyThumbprint) return;
+  throw new MachineApiError(403, 'MACHINE_MISMATCH',
+    `machine ${machine} of ${state.name} is registered with request-signing key ${credential.keyThumbprint}, and a rejoin must be signed with it (a member can act only as itself); ` +
+    `a machine that lost its key store is removed from the group (POST /api/commands/removeMachine) and then joins again`);
+}
+
 function requireMember(state: GroupState, machine: string): Member {
   const member = state.members[machine];
   if (!member) throw new MachineApiError(403, 'GROUP_MISMATCH', `machine ${machine} is not a member of machine group ${state.name}`);
@@ -540,13 +621,19 @@ export function machineView(state: GroupState, member: Member): MachineView {
   };
 }
 
+/** A header's value; 2,048 characters hold a 100-character name URI-encoded even in a 4-byte script. */
 function header(request: FastifyRequest, name: string): string | undefined {
   const value = request.headers[name];
-  return typeof value === 'string' && value.length > 0 && value.length <= 512 ? value : undefined;
+  return typeof value === 'string' && value.length > 0 && value.length <= 2048 ? value : undefined;
 }
 
-function describeError(error: unknown): { status: number; code: string; message: string } {
-  if (error instanceof MachineApiError) return { status: error.status, code: error.code, message: error.message };
+function describeError(error: unknown, request: FastifyRequest): { status: number; code: string; message: string } {
+  if (error instanceof MachineApiError || error instanceof RateLimitedError) return { status: error.status, code: error.code, message: error.message };
+  if (isRekeyError(error, GROUP_NOT_FOUND)) {
+    // The engine's message lists the known groups: not for a caller that may not be a member.
+    const { group } = request.params as { group?: string };
+    return { status: error.httpStatus, code: error.code, message: group === undefined ? 'machine group not found' : `machine group ${group} not found` };
+  }
   if (isRekeyError(error)) return { status: error.httpStatus, code: error.code, message: error.message };
   const e = error as { validation?: unknown; statusCode?: number; message?: string; code?: string };
   if (e?.validation) return { status: 400, code: 'REQUEST_INVALID', message: e.message ?? 'request is invalid' };
@@ -560,7 +647,7 @@ function describeError(error: unknown): { status: number; code: string; message:
 
 // ---- request bodies -----------------------------------------------------------------------------
 
-const name = { type: 'string', minLength: 1, maxLength: 100 } as const;
+const name = { type: 'string', minLength: 1, maxLength: MAX_NAME_LENGTH, pattern: NAME_PATTERN.source } as const;
 const thumbprint = { type: 'string', pattern: '^[0-9A-F]{64}$' } as const;
 const base64 = (max: number) => ({ type: 'string', minLength: 1, maxLength: max, pattern: '^[A-Za-z0-9+/=]+$' }) as const;
 const pem = { type: 'string', minLength: 1, maxLength: 16_384 } as const;

@@ -15,8 +15,8 @@ import { joinStatement } from '../../src/engine/engine.js';
 import { RemoteAgent } from '../../src/remote/agentProcess.js';
 import { signedHeaders, type Signer } from '../../src/remote/client.js';
 import { credentialStatement, paths } from '../../src/remote/protocol.js';
-import { generateSigningKey, signingKeyFrom } from '../../src/remote/signing.js';
-import { startService, type TestService } from './support/service.js';
+import { generateSigningKey } from '../../src/remote/signing.js';
+import { joinedAgents, startService, type TestService } from './support/service.js';
 
 const CHECK_IN = { agentVersion: '2.23.116.23040', intervalMinutes: 1440, heldKeys: [] as string[] };
 
@@ -55,17 +55,9 @@ describe('the machine API refuses unauthenticated, forged, replayed and misdirec
     service = await startService({ start: parseInstant('2026-01-01T00:00:00Z'), speed: 1, api: { tickMs: 0 } });
     for (const name of ['Finance', 'Sales']) await service.access.exclusive((engine) => engine.createGroup({ name }));
     const dir = mkdtempSync(join(tmpdir(), 'rekey-security-'));
-    for (const [name, group] of [['FIN-01', 'Finance'], ['FIN-02', 'Finance'], ['SAL-01', 'Sales']] as const) {
-      const agent = new RemoteAgent({
-        server: service.url, name, group, keystoreFile: join(dir, `${name}.keystore`),
-        machinePassphrase: async () => `${name} passphrase`, groupPassword: async () => `${group} Passw0rd`,
-      });
-      await agent.open();
-      await agent.join();
-      await agent.checkIn();
-      agents[name] = agent;
-      signers[name] = { machine: name, key: signingKeyFrom(agent.store.contents.signingKey) };
-    }
+    const joined = await joinedAgents(service, dir, [['FIN-01', 'Finance'], ['FIN-02', 'Finance'], ['SAL-01', 'Sales']]);
+    Object.assign(agents, joined.agents);
+    Object.assign(signers, joined.signers);
   }, 60_000);
 
   afterAll(async () => {

@@ -456,7 +456,7 @@ describe('references and names', () => {
   it.each([' space', 'trailing ', 'x'.repeat(101), 'a\nb', 'bell\u0007', ''])('refuses the name %j', (name) => {
     const problem = onlyProblem((j) => j.machines.push({ name, agentVersion: '2.23' }));
     expect(problem.path).toBe('machines[3].name');
-    expect(problem.message).toMatch(/ is not a valid machine name; expected 1 to 100 characters \(letters, digits, spaces, punctuation\), no control characters or line breaks, no space at either end$/);
+    expect(problem.message).toMatch(/ is not a valid machine name: (character \d+ is U\+[0-9A-F]{4}|it is).*; expected 1 to 100 characters \(letters, digits, spaces, punctuation\), no control characters or line breaks, no space at either end$/);
   });
 
   it('accepts names as Dataverse allows them, punctuation included', () => {

@@ -11,6 +11,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { RekeyError } from '../../kernel/errors.js';
+import { MAX_NAME_LENGTH, NAME_PATTERN } from '../../domain/names.js';
 import type { CommandOptions } from '../../engine/engine.js';
 import { createConnection, fixConnection } from '../../engine/portal.js';
 import type { RecordedEvent } from '../../store/port.js';
@@ -18,7 +19,8 @@ import { callerOf } from '../auth/access.js';
 import type { ApiContext } from '../context.js';
 import { CREDENTIALS_REQUIRE_LOOPBACK, invalid, resourceNotFound } from '../errors.js';
 
-const NAME = { type: 'string', minLength: 1, maxLength: 100 } as const;
+/** The names rule (src/domain/names.ts): a refusal names the offending character, see errors.ts. */
+const NAME = { type: 'string', minLength: 1, maxLength: MAX_NAME_LENGTH, pattern: NAME_PATTERN.source } as const;
 const MINUTES = { type: 'integer' } as const;
 const SECRET = { type: 'string', minLength: 1, maxLength: 10_000 } as const;
 const COMMAND_ID = { type: 'string', minLength: 1, maxLength: 200 } as const;
@@ -36,6 +38,7 @@ export const COMMAND_SCHEMAS = {
   setKeyExpiryGracePeriod: object({ group: NAME, minutes: MINUTES }, ['group', 'minutes']),
   setProactiveReencryption: object({ group: NAME, enabled: { type: 'boolean' } }, ['group', 'enabled']),
   deleteGroup: object({ group: NAME }, ['group']),
+  removeMachine: object({ group: NAME, machine: NAME }, ['group', 'machine']),
   createConnection: object({ name: NAME, group: NAME, machine: NAME, username: SECRET, password: SECRET }, ['name', 'username', 'password']),
   fixConnection: object({ connection: NAME, username: SECRET, password: SECRET }, ['connection', 'username', 'password']),
   processDue: object({}, []),
@@ -77,6 +80,7 @@ export function commandRoutes(app: FastifyInstance, ctx: ApiContext): void {
     setKeyExpiryGracePeriod: (body, options) => engine.setKeyExpiryGracePeriod(body.group as string, body.minutes as number, options),
     setProactiveReencryption: (body, options) => engine.setProactiveReencryption(body.group as string, body.enabled as boolean, options),
     deleteGroup: (body, options) => engine.deleteGroup(body.group as string, options),
+    removeMachine: (body, options) => engine.removeMachine(body.group as string, body.machine as string, options),
     createConnection: (body, options, request) => {
       requireLoopback(request);
       const hasGroup = body.group !== undefined;

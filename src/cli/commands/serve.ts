@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { createServer, DEFAULT_HOST, DEFAULT_PORT } from '../../api/index.js';
-import { engineAccess, machineApi, serviceClockFromOptions } from '../../remote/index.js';
+import { DEFAULT_ADMISSION_LIMITS, engineAccess, machineApi, serviceClockFromOptions } from '../../remote/index.js';
 import { readFileSync } from 'node:fs';
 import { isLoopbackAddress } from '../../api/hostCheck.js';
 import { RekeyError } from '../../kernel/errors.js';
@@ -22,6 +22,8 @@ interface ServeOptions {
   tlsKey?: string;
   allowHost?: string[];
   maxChangeStreams?: string;
+  unregisteredRate?: string;
+  unregisteredRatePerAddress?: string;
 }
 
 function readPem(option: string, file: string): Buffer {
@@ -52,7 +54,9 @@ export function serveCommand(program: Command): void {
       .option('--tls-cert <file>', 'serve HTTPS with this certificate chain (PEM); needs --tls-key')
       .option('--tls-key <file>', 'the private key (PEM) of --tls-cert')
       .option('--allow-host <name...>', 'more names the Host check accepts besides localhost, 127.0.0.1 and [::1]')
-      .option('--max-change-streams <n>', 'change-feed connections open at once (default 1000; more are refused with 503)'),
+      .option('--max-change-streams <n>', 'change-feed connections open at once (default 1000; more are refused with 503)')
+      .option('--unregistered-rate <n>', `machine API: requests per second from clients without a registered key (joins), all together; bursts of 4 times that (default ${DEFAULT_ADMISSION_LIMITS.unknownOverall.perSecond})`)
+      .option('--unregistered-rate-per-address <n>', `machine API: the same, per source address (default ${DEFAULT_ADMISSION_LIMITS.unknownPerAddress.perSecond})`),
   ))
     .addHelpText('after', `
 Prints the URL on stdout and runs until SIGINT or SIGTERM (Ctrl+C), then closes cleanly.
@@ -79,6 +83,14 @@ See docs/api.md for every endpoint.`)
       const tls = tlsOf(options);
       const authFile = authFileOf(options, false);
       const maxChangeStreams = options.maxChangeStreams === undefined ? undefined : parseInteger('--max-change-streams', options.maxChangeStreams, 1, 100_000);
+      const rate = (option: string, text: string | undefined) => {
+        if (text === undefined) return undefined;
+        const perSecond = parseInteger(option, text, 1, 100_000);
+        return { perSecond, burst: 4 * perSecond };
+      };
+      const overall = rate('--unregistered-rate', options.unregisteredRate);
+      const perAddress = rate('--unregistered-rate-per-address', options.unregisteredRatePerAddress);
+      const limits = { ...(overall ? { unknownOverall: overall } : {}), ...(perAddress ? { unknownPerAddress: perAddress } : {}) };
       const store = await openStore(options, { mustExist: false });
       try {
         // The machine API (issue 9) shares the engine and its command lock with the admin API.
@@ -92,7 +104,7 @@ See docs/api.md for every endpoint.`)
           ...(maxChangeStreams !== undefined ? { changeStreams: { maxConnections: maxChangeStreams } } : {}),
           ...(options.testClock ? { clock } : {}),
           extend: async (app, ctx) => {
-            await app.register(machineApi(engineAccess(ctx.engine, { clock, serialize: ctx.serialize })));
+            await app.register(machineApi(engineAccess(ctx.engine, { clock, serialize: ctx.serialize }), { limits }));
           },
         });
         // Listen for the signals before the URL is out: whoever reads it may stop the server at once.

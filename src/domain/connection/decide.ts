@@ -1,6 +1,7 @@
 /** The rules of one desktop flow connection (R13, R14, R15, R18, R19, R20). */
 import { RekeyError, errorKind } from '../../kernel/errors.js';
 import type { ConnectionEvent, Timed } from '../events.js';
+import { checkName } from '../names.js';
 import type { ConnectionCommand } from './commands.js';
 import { ciphertextFor, type ConnectionState } from './state.js';
 
@@ -16,6 +17,7 @@ export function decideConnection(command: ConnectionCommand, state: ConnectionSt
   const fact = (event: ConnectionEvent): Timed<ConnectionEvent> => ({ ...event, at }) as Timed<ConnectionEvent>;
 
   if (command.type === 'CreateConnection') {
+    checkName(command.name, 'desktop flow connection name');
     if (state.exists) {
       throw new RekeyError(CONNECTION_EXISTS, `desktop flow connection ${command.name} already exists`, { connection: command.name });
     }

@@ -7,14 +7,13 @@
 import { NAME_RULE } from '../../domain/names.js';
 import { parseAgentVersion } from '../../domain/agentVersion.js';
 import { isRekeyError } from '../../kernel/errors.js';
+import { nameProblem, showName } from '../../domain/names.js';
 import { type Instant, parseInstant } from '../../domain/time.js';
 import {
   MAX_INSTANT_LENGTH,
   MAX_ITEMS_PER_ARRAY,
-  MAX_NAME_LENGTH,
   MAX_TEXT_LENGTH,
   MAX_VERSION_LENGTH,
-  NAME_PATTERN,
   type Presence,
 } from './fields.js';
 import { type Problems, describe, fieldPath, indexPath, quote } from './problems.js';
@@ -124,8 +123,9 @@ export function readName(problems: Problems, slot: Slot, what: string): string |
     problems.add(slot.path, `got ${describe(value)}`, expected);
     return undefined;
   }
-  if (value.length > MAX_NAME_LENGTH || !NAME_PATTERN.test(value)) {
-    problems.add(slot.path, `${quote(value)} is not a valid ${what}`, NAME_EXPECTED);
+  const problem = nameProblem(value);
+  if (problem !== null) {
+    problems.add(slot.path, `${showName(value)} is not a valid ${what}: ${problem}`, NAME_EXPECTED);
     return undefined;
   }
   return value;

@@ -7,6 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Engine } from '../../../src/engine/engine.js';
+import { RemoteAgent } from '../../../src/remote/agentProcess.js';
+import type { Signer } from '../../../src/remote/client.js';
+import { signingKeyFrom } from '../../../src/remote/signing.js';
 import { randomIds } from '../../../src/engine/ids.js';
 import { fastClock, type FastClock } from '../../../src/remote/clock.js';
 import { engineAccess, type EngineAccess } from '../../../src/remote/engineAccess.js';
@@ -46,4 +49,27 @@ export async function startService(options: { start: number; speed: number; api?
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** An in-process agent of `group` on the service, its key store in `dir` (passwords by convention: `<group> Passw0rd`). */
+export function agentFor(service: TestService, dir: string, name: string, group: string, keystore = `${name}.keystore`): RemoteAgent {
+  return new RemoteAgent({
+    server: service.url, name, group, keystoreFile: join(dir, keystore),
+    machinePassphrase: async () => `${name} passphrase`, groupPassword: async () => `${group} Passw0rd`,
+  });
+}
+
+/** Agents that joined and checked in once, and their request signers, by machine name. */
+export async function joinedAgents(service: TestService, dir: string, members: readonly (readonly [name: string, group: string])[]) {
+  const agents: Record<string, RemoteAgent> = {};
+  const signers: Record<string, Signer> = {};
+  for (const [name, group] of members) {
+    const agent = agentFor(service, dir, name, group);
+    await agent.open();
+    await agent.join();
+    await agent.checkIn();
+    agents[name] = agent;
+    signers[name] = { machine: name, key: signingKeyFrom(agent.store.contents.signingKey) };
+  }
+  return { agents, signers };
 }
