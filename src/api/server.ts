@@ -24,6 +24,8 @@ import { createContext, type ApiContext } from './context.js';
 import { dashboardPage } from './dashboard/page.js';
 import { errorBody, handleError, invalid, RESOURCE_NOT_FOUND } from './errors.js';
 import { createMetrics } from './metrics.js';
+import { listenError } from './portInUse.js';
+import { adminRoutes } from './routes/admin.js';
 import { changeRoutes } from './routes/changes.js';
 import { commandRoutes } from './routes/commands.js';
 import { odataRoutes } from './routes/odata.js';
@@ -158,6 +160,7 @@ export async function createServer(options: ServerOptions): Promise<RekeyServer>
   });
   opsRoutes(app, ctx, metrics);
   commandRoutes(app, ctx);
+  adminRoutes(app, ctx);
   odataRoutes(app, ctx);
   readRoutes(app, ctx);
   changeRoutes(app, ctx, track);
@@ -170,7 +173,7 @@ export async function createServer(options: ServerOptions): Promise<RekeyServer>
     webhooks.close();
     await readModel.close();
     clock.stop();
-    throw error;
+    throw listenError(error, host, port);
   }
   const address = app.server.address();
   const boundPort = typeof address === 'object' && address !== null ? address.port : port;

@@ -29,6 +29,11 @@ export const COMMANDS: readonly (readonly [string, () => Promise<Register>])[] =
   ['forecast', async () => (await import('./commands/forecast.js')).forecastCommand],
   ['whatif', async () => (await import('./commands/whatif.js')).whatifCommand],
   ['agent', async () => (await import('./commands/agent.js')).agentCommand],
+  ['group', async () => (await import('./commands/group.js')).groupCommand],
+  ['machine', async () => (await import('./commands/machine.js')).machineCommand],
+  ['connection', async () => (await import('./commands/connection.js')).connectionCommand],
+  ['explain', async () => (await import('./commands/explain.js')).explainCommand],
+  ['plan', async () => (await import('./commands/plan.js')).planCommand],
 ];
 
 /**
@@ -45,7 +50,12 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
   const named = COMMANDS.find(([name]) => name === argv[0]);
   const wanted = named ? [named] : argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V') ? [] : COMMANDS;
   for (const register of await Promise.all(wanted.map(([, load]) => load()))) register(program);
-  for (const command of program.commands) command.exitOverride();
+  // Subcommands too (group create, ...): every parse error and --help ends through main's catch.
+  const override = (command: Command) => {
+    command.exitOverride();
+    command.commands.forEach(override);
+  };
+  program.commands.forEach(override);
   return program;
 }
 

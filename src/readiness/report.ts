@@ -38,7 +38,7 @@ export interface ReadinessReport {
 }
 
 /** Folds the log up to `asOf` (all of it without) into the engine's working memory. */
-async function fleetAt(store: EventStore, asOf: Instant | undefined): Promise<Fleet> {
+export async function fleetAt(store: EventStore, asOf: Instant | undefined): Promise<Fleet> {
   const fleet = new Fleet();
   for (let from = 1; ; ) {
     const page = await store.readAll(from, 5000);

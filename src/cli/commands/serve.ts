@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { createServer, DEFAULT_HOST, DEFAULT_PORT } from '../../api/index.js';
 import { engineAccess, machineApi, serviceClockFromOptions } from '../../remote/index.js';
+import { runConnectionRoute } from '../../remote/runRoute.js';
 import { parseInstantArgument, parseInteger } from '../arguments.js';
 import { printLine } from '../output.js';
 import { dbFile, openStore, withStoreOptions } from '../storeOptions.js';
@@ -11,6 +12,7 @@ interface ServeOptions {
   clockStart?: string;
   port?: string;
   host?: string;
+  create?: boolean;
   db?: string;
   eventstore?: string;
 }
@@ -20,30 +22,33 @@ export function serveCommand(program: Command): void {
     program
       .command('serve')
       .description('the HTTP API (commands, OData queries under /api/data/v9.2, change feed, webhooks, /metrics) and the dashboard at /')
-      .option('--port <n>', `port to listen on, 0 for any free one (default ${DEFAULT_PORT})`)
+      .option('--port <n>', `port to listen on, 0 for any free one (default $PORT or ${DEFAULT_PORT})`)
       .option('--host <address>', `address to listen on (default ${DEFAULT_HOST}; anything else exposes the API to the network)`)
       .option('--test-clock', 'run a test clock instead of the wall clock (refused when NODE_ENV=production)')
       .option('--clock-speed <n>', 'with --test-clock: simulated seconds per real second, to watch a renewal live')
-      .option('--clock-start <instant>', 'with --test-clock: the instant the clock starts at'),
+      .option('--clock-start <instant>', 'with --test-clock: the instant the clock starts at')
+      .option('--create', 'create the embedded store file when it does not exist yet (without it, a missing --db file is refused as a mistyped path)'),
   )
     .addHelpText('after', `
 Prints the URL on stdout and runs until SIGINT or SIGTERM (Ctrl+C), then closes cleanly.
 
 Examples:
   rekey serve --db /tmp/healthy.db
+  rekey serve --db ./data/fleet.db --create --port 8081
   curl -s 'http://127.0.0.1:8080/api/data/v9.2/flowmachines?$filter=keydeliverystatus%20eq%202&$select=name,lastheartbeatdate'
   curl -s -X POST http://127.0.0.1:8080/api/commands/setKeyExpiryGracePeriod -H 'content-type: application/json' -d '{"group":"Finance","minutes":64800}'
 
 See docs/api.md for every endpoint.`)
     .action(async (options: ServeOptions) => {
-      const port = options.port === undefined ? DEFAULT_PORT : parseInteger('--port', options.port, 0, 65535);
+      const envPort = process.env.PORT === undefined || process.env.PORT === '' ? undefined : parseInteger('PORT', process.env.PORT, 0, 65535);
+      const port = options.port === undefined ? envPort ?? DEFAULT_PORT : parseInteger('--port', options.port, 0, 65535);
       const host = options.host ?? DEFAULT_HOST;
       const clock = serviceClockFromOptions({
         testClock: options.testClock,
         clockSpeed: options.clockSpeed === undefined ? undefined : parseInteger('--clock-speed', options.clockSpeed, 1, 10_000_000),
         clockStart: options.clockStart === undefined ? undefined : parseInstantArgument('--clock-start', options.clockStart),
       });
-      const store = await openStore(options, { mustExist: false });
+      const store = await openStore(options, { mustExist: options.create !== true, hint: 'add --create to start a new store there' });
       try {
         // The machine API (issue 9) shares the engine and its command lock with the admin API.
         const server = await createServer({
@@ -52,7 +57,9 @@ See docs/api.md for every endpoint.`)
           port,
           ...(options.testClock ? { clock } : {}),
           extend: async (app, ctx) => {
-            await app.register(machineApi(engineAccess(ctx.engine, { clock, serialize: ctx.serialize })));
+            const machines = machineApi(engineAccess(ctx.engine, { clock, serialize: ctx.serialize }));
+            await app.register(machines);
+            runConnectionRoute(app, machines.runs, ctx.store);
           },
         });
         // Listen for the signals before the URL is out: whoever reads it may stop the server at once.

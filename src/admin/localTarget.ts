@@ -1,0 +1,69 @@
+/**
+ * Admin commands on a store this process opens itself. The clock is the wall clock, but never
+ * behind the log (after a simulation that ended in 2038, commands happen at its end: time in the log
+ * only moves forward). A dry run opens the SQLite file read-only, so it cannot write to it.
+ *
+ * Several commands in one call (`group set --validity --grace`) are first dry-run together: when the
+ * rules refuse one, none is recorded.
+ */
+import { tablesAt } from '../../projections/index.js';
+import { systemClock } from '../domain/time.js';
+import { Engine } from '../engine/engine.js';
+import { randomIds } from '../engine/ids.js';
+import { explain } from '../explain/explain.js';
+import { makePlan } from '../plan/plan.js';
+import type { EventStore, RecordedEvent } from '../store/port.js';
+import { logClock } from '../api/clock.js';
+import { executeAdminCommand, type AdminCommand } from './commands.js';
+import { dryRun } from './dryRun.js';
+import { eventView } from './eventView.js';
+import type { AdminResult, AdminTarget, RunOptions } from './target.js';
+
+export function localTarget(open: (mode: { readonly: boolean }) => Promise<EventStore>, description: string): AdminTarget {
+  const opened: EventStore[] = [];
+  const store = async (readonly: boolean) => {
+    const s = await open({ readonly });
+    opened.push(s);
+    return s;
+  };
+  return {
+    description,
+    async run(commands: readonly AdminCommand[], options: RunOptions) {
+      if (options.dryRun) return withClock(await store(true), (s, clock) => dryRun(s, commands, { clock, forecast: options.forecast }));
+      const s = await store(false);
+      if (commands.length > 1) await withClock(s, (_, clock) => dryRun(s, commands, { clock, forecast: false }));
+      return withClock(s, async (_, clock): Promise<AdminResult> => {
+        const engine = await Engine.open({ store: s, clock, ids: randomIds() });
+        const recorded: RecordedEvent[] = [];
+        for (const command of commands) {
+          const before = await s.headPosition();
+          await executeAdminCommand(engine, command, { credential: options.credential });
+          // Due times recorded on the way, and connections reconciled, count too: read what was appended.
+          recorded.push(...(await s.readAll(before + 1, (await s.headPosition()) - before)));
+        }
+        return { dryRun: false, commands: [...commands], events: recorded.map(eventView), position: await s.headPosition() };
+      });
+    },
+    async tables(asOf?: number) {
+      return tablesAt(await store(true), asOf === undefined ? {} : { asOf });
+    },
+    async explain(table: string, name: string, asOf?: number) {
+      return explain(await store(true), table, name, asOf);
+    },
+    async plan(asOf?: number) {
+      return makePlan(await store(true), asOf);
+    },
+    async close() {
+      for (const s of opened.splice(0)) await s.close();
+    },
+  };
+}
+
+async function withClock<T>(store: EventStore, use: (store: EventStore, clock: { now(): number }) => Promise<T>): Promise<T> {
+  const clock = await logClock(store, systemClock());
+  try {
+    return await use(store, clock);
+  } finally {
+    clock.stop();
+  }
+}
