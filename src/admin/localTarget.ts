@@ -1,7 +1,9 @@
 /**
  * Admin commands on a store this process opens itself. The clock is the wall clock, but never
  * behind the log (after a simulation that ended in 2038, commands happen at its end: time in the log
- * only moves forward). A dry run opens the SQLite file read-only, so it cannot write to it.
+ * only moves forward). A dry run, `tables`, `explain` and `plan` only ever read the store (a dry
+ * run's appends go to its overlay): after them the file is byte for byte what it was (a SQLite
+ * connection that only reads leaves no -wal or -shm behind, where a read-only one would).
  *
  * Several commands in one call (`group set --validity --grace`) are first dry-run together: when the
  * rules refuse one, none is recorded.
@@ -19,10 +21,10 @@ import { dryRun } from './dryRun.js';
 import { eventView } from './eventView.js';
 import type { AdminResult, AdminTarget, RunOptions } from './target.js';
 
-export function localTarget(open: (mode: { readonly: boolean }) => Promise<EventStore>, description: string): AdminTarget {
+export function localTarget(open: (mode: { readOnly: boolean }) => Promise<EventStore>, description: string): AdminTarget {
   const opened: EventStore[] = [];
-  const store = async (readonly: boolean) => {
-    const s = await open({ readonly });
+  const store = async (readOnly: boolean) => {
+    const s = await open({ readOnly });
     opened.push(s);
     return s;
   };

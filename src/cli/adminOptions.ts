@@ -65,9 +65,9 @@ export function openTarget(options: TargetOptions, mode: { create?: boolean } = 
   if (options.tokenFile !== undefined) throw new RekeyError('USAGE', '--token-file goes with --server; a store opened directly takes no token', {}, 'validation');
   const url = options.eventstore ?? (process.env.REKEY_EVENTSTORE || undefined);
   const description = url ? url.replace(/\/\/[^@/]*@/, '//***@') : dbFile(options);
-  return localTarget(async ({ readonly }) => {
+  return localTarget(async ({ readOnly }) => {
     // A dry run of `group create --create` on a file not there yet works on an empty log, and creates no file.
-    if (readonly && mode.create && !url && !existsSync(dbFile(options))) return createInMemoryEventStore();
-    return openStore(options, { mustExist: !mode.create, readonly, hint: 'run \'rekey group create NAME --create\' to start a new store there' });
+    if (readOnly && mode.create && !url && !existsSync(dbFile(options))) return createInMemoryEventStore();
+    return openStore(options, { mustExist: !mode.create, hint: 'run \'rekey group create NAME --create\' to start a new store there' });
   }, description);
 }

@@ -27,9 +27,9 @@ export function dbFile(options: StoreOptions): string {
 
 /**
  * Opens the store; `mustExist` for commands that only read or change an existing log (a missing file
- * is a mistyped path, not an empty log); `readonly` for dry runs, which must not touch the file.
+ * is a mistyped path, not an empty log; `hint` says how to make one).
  */
-export async function openStore(options: StoreOptions, mode: { mustExist: boolean; readonly?: boolean; hint?: string }): Promise<EventStore & Partial<Pick<SqliteEventStore, 'verify'>>> {
+export async function openStore(options: StoreOptions, mode: { mustExist: boolean; hint?: string }): Promise<EventStore & Partial<Pick<SqliteEventStore, 'verify'>>> {
   const url = options.eventstore ?? process.env.REKEY_EVENTSTORE;
   if (url) {
     // One rekey log per database (the `rekey-log` stream); fail now, with the address, if it cannot be reached.
@@ -51,5 +51,5 @@ export async function openStore(options: StoreOptions, mode: { mustExist: boolea
   if (mode.mustExist && !existsSync(file)) {
     throw new RekeyError('STORE_NOT_FOUND', `store file ${file} does not exist; ${mode.hint ?? `run 'rekey simulate SCENARIO.json --db ${file}' first`} or pass --db with an existing store`, { file }, 'not_found');
   }
-  return openSqliteEventStore({ file, ...(mode.readonly ? { readonly: true } : {}) });
+  return openSqliteEventStore({ file });
 }

@@ -7,9 +7,11 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-export function rekey(args: readonly string[], env: NodeJS.ProcessEnv = {}): CliResult {
+/** Runs `rekey args`; `input` is its standard input (a pipe, never a terminal). */
+export function rekey(args: readonly string[], env: NodeJS.ProcessEnv = {}, input?: string): CliResult {
   const result = spawnSync(process.execPath, ['dist/src/cli/main.js', ...args], {
     encoding: 'utf8',
+    ...(input !== undefined ? { input } : {}),
     env: { ...process.env, REKEY_DB: '', REKEY_EVENTSTORE: '', ...env },
     timeout: 120_000,
     maxBuffer: 64 * 1024 * 1024,
