@@ -53,7 +53,7 @@ export async function overlayStore(base: EventStore): Promise<OverlayStore> {
   const view = (limitPosition: () => number, kind: string): EventStore => ({
     kind,
     append: async () => {
-      throw new RekeyError('STORE_READONLY', 'a dry run\'s view of the log before a step cannot be appended to', {}, 'internal');
+      throw new RekeyError('STORE_READONLY', 'a dry run\'s view of the log before a step cannot be appended to', {}, 'refused');
     },
     readStream: (stream, fromRevision) => readStreamUpTo(limitPosition(), stream, fromRevision),
     readAll: (fromPosition, limit) => readAllUpTo(limitPosition(), fromPosition, limit),
