@@ -17,7 +17,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createGroupCertificate, generateKeyPair } from '../src/crypto/index.js';
-import type { Envelope } from '../src/crypto/types.js';
+import type { Envelope } from '../src/kernel/envelope.js';
 import type { ConnectionCommand } from '../src/domain/connection/commands.js';
 import { decideConnection } from '../src/domain/connection/decide.js';
 import { evolveConnection } from '../src/domain/connection/evolve.js';
@@ -28,8 +28,9 @@ import { decideGroup } from '../src/domain/group/decide.js';
 import { evolveGroup } from '../src/domain/group/evolve.js';
 import { initialGroupState, keyByVersion, liveKeys, primaryKey, type GroupState } from '../src/domain/group/state.js';
 import { parseInstant, plusMinutes } from '../src/domain/time.js';
-import { toNewEvent } from '../src/engine/codec.js';
+import { toNewEvent } from '../src/domain/codec.js';
 import { openSqliteEventStore } from '../src/store/sqlite.js';
+import { mulberry32 } from '../src/kernel/random.js';
 
 export interface SyntheticLogOptions {
   readonly file: string;
@@ -76,16 +77,6 @@ interface ConnectionSlot {
   revision: number;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export async function writeSyntheticLog(options: SyntheticLogOptions): Promise<SyntheticLogSummary> {
   const started = performance.now();

@@ -29,11 +29,12 @@ import { initialConnectionState, type ConnectionState } from '../src/domain/conn
 import type { ConnectionEvent, GroupEvent, Timed } from '../src/domain/events.js';
 import { evolveGroup } from '../src/domain/group/evolve.js';
 import { initialGroupState, type GroupState } from '../src/domain/group/state.js';
-import { toDomainEvent } from '../src/engine/codec.js';
-import { streamKind } from '../src/engine/streams.js';
+import { toDomainEvent } from '../src/domain/codec.js';
+import { streamKind } from '../src/domain/streams.js';
 import type { EventStore } from '../src/store/port.js';
 import { openSqliteEventStore } from '../src/store/sqlite.js';
 import { writeSyntheticLog } from './projectionLog.js';
+import { mulberry32 } from '../src/kernel/random.js';
 
 export interface ProjectionsBenchResult {
   name: 'projections';
@@ -107,16 +108,6 @@ async function storePass(store: EventStore, fold: boolean): Promise<number> {
   return performance.now() - started;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const fileMegabytes = (file: string) => ['', '-wal'].reduce((sum, suffix) => sum + (existsSync(file + suffix) ? statSync(file + suffix).size : 0), 0) / MB;
 

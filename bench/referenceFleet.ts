@@ -5,17 +5,8 @@
  */
 import type { Scenario, ScenarioMachine } from '../src/simulation/scenario.js';
 import { parseInstant, MS_PER_MINUTE } from '../src/domain/time.js';
+import { mulberry32 } from '../src/kernel/random.js';
 
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface ReferenceFleetOptions {
   readonly groups?: number;

@@ -15,7 +15,7 @@
  */
 // The one class, not the whole library: rxjs's index loads every operator (a third of the CLI's start-up).
 import { Observable } from 'rxjs/internal/Observable';
-import { RekeyError, errorKind } from '../src/domain/errors.js';
+import { RekeyError, errorKind } from '../src/kernel/errors.js';
 import { evaluateFilter, ODATA_UNKNOWN_COLUMN, parseFilter, type FilterAst } from '../src/query/index.js';
 import type { ChangeType, RowChange } from './projection.js';
 import { Projection } from './projection.js';

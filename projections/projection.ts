@@ -9,15 +9,15 @@
  * Payloads that no column shows (certificate PEMs, wrapped keys, password packages, ciphertext
  * bytes) are dropped before folding, so the state stays small and holds no key material at all.
  */
-import type { Envelope } from '../src/crypto/types.js';
+import type { Envelope } from '../src/kernel/envelope.js';
 import { evolveConnection } from '../src/domain/connection/evolve.js';
 import { initialConnectionState, type ConnectionState } from '../src/domain/connection/state.js';
 import type { ConnectionEvent, DomainEvent, GroupEvent, MachineEvent, Timed } from '../src/domain/events.js';
 import { evolveGroup } from '../src/domain/group/evolve.js';
 import { initialGroupState, type GroupState } from '../src/domain/group/state.js';
 import type { Instant } from '../src/domain/time.js';
-import { toDomainEvent } from '../src/engine/codec.js';
-import { streamKind } from '../src/engine/streams.js';
+import { toDomainEvent } from '../src/domain/codec.js';
+import { streamKind } from '../src/domain/streams.js';
 import type { RecordedEvent } from '../src/store/port.js';
 import { checkedIn, endSession, NO_HEARTBEAT, startSession, type HeartbeatBasis } from './heartbeat.js';
 import {
@@ -121,7 +121,8 @@ function slim(event: Timed<DomainEvent>): Timed<DomainEvent> {
   }
 }
 
-function byNameThenId(a: Row, b: Row, idColumn: string): number {
+/** The order every table is listed in: by name, then by id (a deleted group's name may come back). */
+export function byNameThenId(a: Row, b: Row, idColumn: string): number {
   const x = String(a.name);
   const y = String(b.name);
   if (x !== y) return x < y ? -1 : 1;

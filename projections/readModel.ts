@@ -24,7 +24,7 @@ import type { Subscription } from 'rxjs';
 import { toIso, type Instant } from '../src/domain/time.js';
 import type { EventStore, RecordedEvent } from '../src/store/port.js';
 import { heartbeatAt, type HeartbeatBasis } from './heartbeat.js';
-import { Projection, PROJECTION_VERSION, type PersistedRow } from './projection.js';
+import { byNameThenId, Projection, PROJECTION_VERSION, type PersistedRow } from './projection.js';
 import { DEFAULT_PAGE_SIZE, replayInto, type ReplayLimit } from './replay.js';
 import { ID_COLUMN, type Row, type TableName } from './tables.js';
 
@@ -470,14 +470,7 @@ export function openReadModel(options: ReadModelOptions): ReadModel {
       const instant = at ?? committed.instant;
       const rows = rowsOfTable.all(table).map((record) => toRow(record, instant));
       const idColumn = ID_COLUMN[table];
-      return rows.sort((a, b) => {
-        const x = String(a.name);
-        const y = String(b.name);
-        if (x !== y) return x < y ? -1 : 1;
-        const i = String(a[idColumn]);
-        const j = String(b[idColumn]);
-        return i < j ? -1 : i > j ? 1 : 0;
-      });
+      return rows.sort((a, b) => byNameThenId(a, b, idColumn));
     },
 
     findRows(table: TableName, nameOrId: string): StoredRowInfo[] {

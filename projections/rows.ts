@@ -7,7 +7,7 @@
  * createdon/modifiedon), which is what the projection compares to find changed columns, and the row
  * object built from them (ids, formatted values, createdon/modifiedon and `@odata.etag`).
  */
-import type { Envelope } from '../src/crypto/types.js';
+import type { Envelope } from '../src/kernel/envelope.js';
 import type { ConnectionState } from '../src/domain/connection/state.js';
 import { decideGroup } from '../src/domain/group/decide.js';
 import { scheduledRenewalStart } from '../src/domain/group/schedule.js';

@@ -1,10 +1,10 @@
 /**
- * The three tables of DESIGN.md section 3: entity set names, columns in the order rows show them,
+ * The three tables of docs/model.md: entity set names, columns in the order rows show them,
  * id columns and the labels of choice columns. Choice columns hold bare integers; the label travels
  * beside them as `<column>@OData.Community.Display.V1.FormattedValue`, as the Dataverse Web API
  * returns it when asked for formatted values.
  */
-import { RekeyError, errorKind } from '../src/domain/errors.js';
+import { RekeyError, errorKind } from '../src/kernel/errors.js';
 import { FORMATTED_VALUE_SUFFIX, type Row } from '../src/query/index.js';
 
 export type { Row };

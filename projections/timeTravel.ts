@@ -1,5 +1,5 @@
 /**
- * Time travel (DESIGN.md section 3): every table as of an instant (domain time, `occurredAt`) or a log
+ * Time travel (docs/model.md, Tables): every table as of an instant (domain time, `occurredAt`) or a log
  * position, the history of one row, and the difference between two points in time.
  *
  * - As of position p: the events 1..p, rendered at the latest occurredAt among them.
@@ -8,7 +8,7 @@
  * - Neither: the head of the log, rendered at its latest occurredAt (never at the wall clock).
  * With a read model, replay starts from the nearest stored snapshot; with a bare store, from 0.
  */
-import { RekeyError, errorKind } from '../src/domain/errors.js';
+import { RekeyError, errorKind } from '../src/kernel/errors.js';
 import { parseInstant, toIso, type Instant } from '../src/domain/time.js';
 import type { EventStore, RecordedEvent } from '../src/store/port.js';
 import { Projection, type ChangeType, type RowChange } from './projection.js';

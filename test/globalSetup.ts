@@ -1,9 +1,19 @@
 /**
- * Builds dist/ once before the suites run: the CLI, reliability and agent tests run the built
- * `rekey` binary as a child process, as users do, and must never test a stale build.
+ * Runs once around the whole test run.
+ * - Builds dist/ before the suites run: the CLI, reliability and agent tests run the built `rekey`
+ *   binary as a child process, as users do, and must never test a stale build.
+ * - Gives the run a temporary folder of its own (TMPDIR for the test workers and every child process
+ *   they start) and removes it at the end, so that a run leaves nothing behind in the system's temp
+ *   directory, even when a test or a killed child process did not clean up after itself.
  */
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
-export default function setup(): void {
+export default function setup(): () => void {
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+  const runFolder = mkdtempSync(join(tmpdir(), 'rekey-test-run-'));
+  process.env.TMPDIR = runFolder;
+  return () => rmSync(runFolder, { recursive: true, force: true, maxRetries: 3 });
 }

@@ -5,8 +5,8 @@
  * carried out by the engine's own methods, so the rules (R1-R22) decide, never a copy of them.
  */
 import { encryptCredential } from '../crypto/index.js';
-import { RekeyError, errorKind } from '../domain/errors.js';
-import type { Envelope } from '../crypto/types.js';
+import { RekeyError, errorKind } from '../kernel/errors.js';
+import type { Envelope } from '../kernel/envelope.js';
 import { MACHINE_NOT_MEMBER } from '../domain/group/errors.js';
 import { keyByVersion } from '../domain/group/state.js';
 import type { CommandOptions, Engine } from '../engine/engine.js';

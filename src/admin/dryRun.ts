@@ -14,7 +14,7 @@
  * A command the rules refuse fails the dry run with the refusal, as the command itself would.
  */
 import { Projection, diffTables, replayInto, type RowDifference } from '../../projections/index.js';
-import { isRekeyError } from '../domain/errors.js';
+import { isRekeyError } from '../kernel/errors.js';
 import { toIso, type Clock, type Instant } from '../domain/time.js';
 import { Engine } from '../engine/engine.js';
 import { randomIds } from '../engine/ids.js';

@@ -9,13 +9,11 @@
  * rules refuse one, none is recorded.
  */
 import { tablesAt } from '../../projections/index.js';
-import { systemClock } from '../domain/time.js';
 import { Engine } from '../engine/engine.js';
 import { randomIds } from '../engine/ids.js';
 import { explain } from '../explain/explain.js';
 import { makePlan } from '../plan/plan.js';
 import type { EventStore, RecordedEvent } from '../store/port.js';
-import { logClock } from '../api/clock.js';
 import { executeAdminCommand, type AdminCommand } from './commands.js';
 import { dryRun } from './dryRun.js';
 import { eventView } from './eventView.js';
@@ -61,11 +59,13 @@ export function localTarget(open: (mode: { readOnly: boolean }) => Promise<Event
   };
 }
 
+/**
+ * The commands' clock: the wall clock, never behind the last event of the log (time in the log only
+ * moves forward; after a simulation that ended in 2038, commands happen at its end).
+ */
 async function withClock<T>(store: EventStore, use: (store: EventStore, clock: { now(): number }) => Promise<T>): Promise<T> {
-  const clock = await logClock(store, systemClock());
-  try {
-    return await use(store, clock);
-  } finally {
-    clock.stop();
-  }
+  const head = await store.headPosition();
+  const [last] = head === 0 ? [] : await store.readAll(head, 1);
+  const latest = last ? Date.parse(last.metadata.occurredAt) : -Infinity;
+  return use(store, { now: () => Math.max(Date.now(), latest) });
 }

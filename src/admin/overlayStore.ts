@@ -7,7 +7,7 @@
  * `prefix(position)` is a read-only view of the first `position` events (the state before a step).
  */
 import { Observable } from 'rxjs/internal/Observable';
-import { RekeyError } from '../domain/errors.js';
+import { RekeyError } from '../kernel/errors.js';
 import { WrongExpectedRevisionError } from '../store/errors.js';
 import type { AppendResult, EventStore, ExpectedRevision, NewEvent, RecordedEvent } from '../store/port.js';
 

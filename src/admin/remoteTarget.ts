@@ -5,7 +5,7 @@
  * RekeyErrors with its code and message (and the exit code of their HTTP status).
  */
 import type { TablesAt } from '../../projections/index.js';
-import { RekeyError } from '../domain/errors.js';
+import { RekeyError } from '../kernel/errors.js';
 import { toIso } from '../domain/time.js';
 import type { Explanation } from '../explain/explain.js';
 import type { Plan } from '../plan/plan.js';

@@ -9,6 +9,11 @@ import type { Subscription } from 'rxjs';
 import type { Clock, Instant } from '../domain/time.js';
 import type { EventStore } from '../store/port.js';
 
+/** The wall clock: the only place outside tests where rekey reads real time for domain facts. */
+export function systemClock(): Clock {
+  return { now: () => Date.now() };
+}
+
 export interface LogClock extends Clock {
   /** The latest occurredAt the log holds (null for an empty log). */
   logInstant(): Instant | null;

@@ -5,7 +5,7 @@
  * echo a submitted value (a password could be one).
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { RekeyError, errorKind, isRekeyError } from '../domain/errors.js';
+import { RekeyError, errorKind, isRekeyError } from '../kernel/errors.js';
 
 /** A request body, query parameter or header that does not have the required shape. */
 export const REQUEST_INVALID = errorKind('REQUEST_INVALID', 'validation');

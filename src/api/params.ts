@@ -1,6 +1,6 @@
 /** Query-string values shared by the read endpoints: `asOf` / `position` (time travel) and lists. */
 import { POSITION_OUT_OF_RANGE, type PointInTime } from '../../projections/index.js';
-import { RekeyError } from '../domain/errors.js';
+import { RekeyError } from '../kernel/errors.js';
 import { parseInstant } from '../domain/time.js';
 import { invalid } from './errors.js';
 

@@ -2,7 +2,7 @@
  * A port someone else already listens on: said with the port and the address, and what to do (pick
  * another with --port N or the PORT environment variable), instead of Node's bare EADDRINUSE.
  */
-import { RekeyError, errorKind } from '../domain/errors.js';
+import { RekeyError, errorKind } from '../kernel/errors.js';
 
 export const PORT_IN_USE = errorKind('PORT_IN_USE', 'validation');
 

@@ -1,5 +1,5 @@
 /** When each renewal under way started (its RenewalStarted), which a group's row stops showing once the new key exists (R22). */
-import { groupStream } from '../engine/streams.js';
+import { groupStream } from '../domain/streams.js';
 import type { EventStore } from '../store/port.js';
 import type { TablesSnapshot } from './context.js';
 

@@ -1,5 +1,5 @@
 /**
- * The HTTP service of rekey (DESIGN.md section 7, `rekey serve`): admin commands, the tables through
+ * The HTTP service of rekey (`rekey serve`, docs/api.md): admin commands, the tables through
  * the Dataverse Web API's query surface with time travel, row history, the change feed as server-sent
  * events, webhook subscriptions, reminders, Prometheus metrics, and the dashboard at `/`.
  *
@@ -15,11 +15,11 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import { openReadModel } from '../../projections/index.js';
-import { systemClock, type Clock } from '../domain/time.js';
+import type { Clock } from '../domain/time.js';
 import { Engine } from '../engine/engine.js';
 import { randomIds } from '../engine/ids.js';
 import type { EventStore } from '../store/port.js';
-import { logClock } from './clock.js';
+import { logClock, systemClock } from './clock.js';
 import { createContext, type ApiContext } from './context.js';
 import { dashboardPage } from './dashboard/page.js';
 import { errorBody, handleError, invalid, RESOURCE_NOT_FOUND } from './errors.js';

@@ -6,9 +6,9 @@
  * renewal window and the next key's lifetime as they are scheduled now.
  */
 import { ROW_NOT_FOUND, type PointInTime, type ReadModel, type Row } from '../../projections/index.js';
-import { RekeyError } from '../domain/errors.js';
+import { RekeyError } from '../kernel/errors.js';
 import { toIso, MS_PER_MINUTE, type Instant } from '../domain/time.js';
-import { connectionStream, groupStream } from '../engine/streams.js';
+import { connectionStream, groupStream } from '../domain/streams.js';
 import type { RecordedEvent } from '../store/port.js';
 import type { TablesSnapshot } from './context.js';
 

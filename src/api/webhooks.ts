@@ -18,7 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Subscription } from 'rxjs';
 import { changeFeed, type FeedChange, type ReadModel } from '../../projections/index.js';
-import { RekeyError } from '../domain/errors.js';
+import { RekeyError } from '../kernel/errors.js';
 import { SUBSCRIPTION_NOT_FOUND, invalid } from './errors.js';
 
 export interface WebhookOptions {

@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { localTarget } from '../admin/localTarget.js';
 import { remoteTarget } from '../admin/remoteTarget.js';
 import type { AdminTarget } from '../admin/target.js';
-import { RekeyError } from '../domain/errors.js';
+import { RekeyError } from '../kernel/errors.js';
 import { createInMemoryEventStore } from '../store/memory.js';
 import { dbFile, openStore, withStoreOptions, type StoreOptions } from './storeOptions.js';
 

@@ -1,8 +1,6 @@
 /** Parsing of command-line values, with errors that name the option, the value and the allowed range. */
-import { RekeyError } from '../domain/errors.js';
+import { ARGUMENT_INVALID, RekeyError } from '../kernel/errors.js';
 import { parseInstant, type Instant } from '../domain/time.js';
-
-export const ARGUMENT_INVALID = 'ARGUMENT_INVALID';
 
 export function parseInteger(option: string, text: string, minimum: number, maximum: number): number {
   const value = /^-?\d{1,16}$/.test(text) ? Number(text) : Number.NaN;

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
-import { RekeyError } from '../domain/errors.js';
+import { RekeyError } from '../kernel/errors.js';
 import type { Credential } from '../engine/portal.js';
 import { promptHidden } from '../remote/secretInput.js';
 

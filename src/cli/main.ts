@@ -9,7 +9,7 @@
  * all to list them.
  */
 import { Command, CommanderError } from 'commander';
-import { RekeyError } from '../domain/errors.js';
+import { RekeyError } from '../kernel/errors.js';
 import { reportError } from './output.js';
 
 type Register = (program: Command) => void;

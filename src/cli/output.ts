@@ -2,7 +2,7 @@
  * How the CLI speaks: the result alone on stdout; errors as one line `rekey: CODE: message` on
  * stderr, or `{"error": {"code", "message"}}` with --json; progress only when stderr is a terminal.
  */
-import { RekeyError, isRekeyError } from '../domain/errors.js';
+import { RekeyError, isRekeyError } from '../kernel/errors.js';
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
@@ -12,7 +12,7 @@ export function printLine(text = ''): void {
   process.stdout.write(`${text}\n`);
 }
 
-/** Prints the error the way section 7 of DESIGN.md says and returns the exit code. */
+/** Prints the error the way docs/contract.md (section 4) says and returns the exit code. */
 export function reportError(error: unknown, json: boolean): number {
   const rekey = isRekeyError(error)
     ? error

@@ -4,7 +4,7 @@
  * from the same tables `rekey query` reads.
  */
 import type { Row, TableName, TablesAt } from '../../projections/index.js';
-import { RekeyError } from '../domain/errors.js';
+import { RekeyError } from '../kernel/errors.js';
 import type { AdminTarget } from '../admin/target.js';
 import { rowCard } from './adminOutput.js';
 import { alignedTable, printJson, printLine } from './output.js';

@@ -4,7 +4,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
-import { RekeyError } from '../domain/errors.js';
+import { RekeyError } from '../kernel/errors.js';
 import type { EventStore } from '../store/port.js';
 import { openSqliteEventStore, type SqliteEventStore } from '../store/sqlite.js';
 

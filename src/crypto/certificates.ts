@@ -117,7 +117,7 @@ export function parseCertificate(pem: string): ParsedCertificate {
 }
 
 /**
- * A positive serial without leading zero bytes (DESIGN section 8: a serial like '00..01' makes a
+ * A positive serial without leading zero bytes (a serial like '00..01' makes a
  * certificate OpenSSL rejects). 16 random bytes with the first byte in 0x40..0x7f: never zero, so
  * no leading zero byte, and the high bit clear, so DER reads it as positive with no padding byte.
  * That leaves 126 random bits, above RFC 5280's advice of at least 64 unpredictable bits.
@@ -143,8 +143,8 @@ function x509(pem: string): X509Certificate {
 
 /** An ISO-8601 string with an explicit zone and whole seconds, as a Date. */
 function certificateInstant(field: string, value: string): Date {
-  // Without a zone designator, Date parses in the process time zone (DESIGN section 8's luxon
-  // pitfall in another guise): refuse it rather than issue a certificate hours off.
+  // Without a zone designator, Date parses in the process time zone (luxon's fromISO does the same):
+  // refuse it rather than issue a certificate hours off.
   if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(value)) {
     throw new RangeError(`${field} must be an ISO-8601 instant with a zone (e.g. 2025-01-01T00:00:00Z), got ${String(value)}`);
   }

@@ -6,17 +6,17 @@
  * - OAEP with SHA-256 for both the label hash and MGF1 (`oaepHash: 'sha256'`), never SHA-1, which is
  *   Node's and forge's default.
  * - All of it runs in Node's crypto (OpenSSL): forge's RSA decryption is pure JavaScript and about
- *   75x slower (DESIGN section 8).
+ *   75x slower.
  * - GCM authenticates the ciphertext; the algorithm name and the recipient thumbprint are bound as
  *   additional authenticated data, so an envelope relabelled for another key fails to decrypt
  *   instead of being tried as if it were something else.
  * - A random 96-bit IV per message is safe: each content key encrypts exactly one message.
  */
 import { constants, createCipheriv, createDecipheriv, privateDecrypt, publicEncrypt, randomBytes, type KeyObject } from 'node:crypto';
-import { RekeyError } from '../domain/errors.js';
+import { RekeyError } from '../kernel/errors.js';
 import { DECRYPTION_FAILED, cryptoError } from './errors.js';
 import { resolveRecipient, type Recipient } from './recipients.js';
-import type { Envelope } from './types.js';
+import type { Envelope } from '../kernel/envelope.js';
 
 export const ENVELOPE_ALG = 'RSA-OAEP-256+A256GCM' as const;
 const CONTENT_KEY_BYTES = 32;

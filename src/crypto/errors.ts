@@ -7,7 +7,7 @@
  * calling code (an invalid date string, a public key where a private key belongs) throws a plain
  * `TypeError`/`RangeError`, because no user input can fix it.
  */
-import { RekeyError, errorKind } from '../domain/errors.js';
+import { RekeyError, errorKind } from '../kernel/errors.js';
 
 /** A certificate PEM that does not parse, or is not an RSA certificate. */
 export const CERTIFICATE_INVALID = errorKind('CERTIFICATE_INVALID', 'validation');

@@ -1,5 +1,6 @@
 /** The cryptography rekey uses, in one import. See docs/security.md for the parameters and why. */
-export type { Envelope, GroupCertificate, KeyPair, KeyPairSource } from './types.js';
+export type { GroupCertificate, KeyPair, KeyPairSource } from './types.js';
+export type { Envelope } from '../kernel/envelope.js';
 export {
   CERTIFICATE_INVALID,
   DECRYPTION_FAILED,

@@ -7,7 +7,7 @@ import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { decryptWith, encryptTo } from './envelope.js';
 import { ENVELOPE_CONTENT_INVALID, cryptoError } from './errors.js';
 import type { Recipient } from './recipients.js';
-import type { Envelope } from './types.js';
+import type { Envelope } from '../kernel/envelope.js';
 
 /** Encrypts `privateKey` (as PKCS#8 DER) to the recipient certificate, normally the current group key's. */
 export function wrapPrivateKey(privateKey: KeyObject, recipient: string | Recipient): Envelope {

@@ -33,7 +33,7 @@ import {
   timingSafeEqual,
   type KeyObject,
 } from 'node:crypto';
-import { RekeyError } from '../domain/errors.js';
+import { RekeyError } from '../kernel/errors.js';
 import { parseCertificate, thumbprintOfDer } from './certificates.js';
 import {
   MalformedDer,

@@ -26,13 +26,3 @@ export interface GroupCertificate {
   readonly notAfter: string; // ISO-8601 UTC
 }
 
-/** Hybrid ciphertext: RSA-OAEP-SHA256 wraps a fresh AES-256-GCM key; all binary fields base64. */
-export interface Envelope {
-  readonly alg: 'RSA-OAEP-256+A256GCM';
-  /** Thumbprint of the certificate whose public key wrapped the content key. */
-  readonly thumbprint: string;
-  readonly encryptedKey: string;
-  readonly iv: string;
-  readonly tag: string;
-  readonly ciphertext: string;
-}

@@ -2,7 +2,7 @@
  * R8: agent versions are dotted numbers compared numerically (2.9 < 2.23). Versions from 2.23 on take
  * part in renewals; older ones neither issue nor take a renewal key.
  */
-import { RekeyError, errorKind } from './errors.js';
+import { RekeyError, errorKind } from '../kernel/errors.js';
 
 export const AGENT_VERSION_INVALID = errorKind('AGENT_VERSION_INVALID', 'validation');
 export const MINIMUM_RENEWAL_AGENT = '2.23';

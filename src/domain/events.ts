@@ -5,7 +5,7 @@
  * PKCS#12 packages under the customer's password, keys wrapped under another group key and
  * credentials encrypted to a group key.
  */
-import type { Envelope } from '../crypto/types.js';
+import type { Envelope } from '../kernel/envelope.js';
 
 export interface CertificateFacts {
   /** Key version within the group: 1 for the first key, n+1 for each renewal. */

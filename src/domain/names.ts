@@ -1,5 +1,5 @@
 /** Names of machine groups, machines and connections: what the portal accepts, and what rekey does. */
-import { RekeyError } from './errors.js';
+import { RekeyError } from '../kernel/errors.js';
 import { NAME_INVALID } from './group/errors.js';
 
 export const MAX_NAME_LENGTH = 100;

@@ -3,7 +3,7 @@
  * R3, R5: when a key's renewal starts and when its renewal window ends. Pure integer-minute
  * arithmetic on instants, like cert-manager's renewal time.
  */
-import { RekeyError, errorKind } from './errors.js';
+import { RekeyError, errorKind } from '../kernel/errors.js';
 import { type Instant, plusMinutes } from './time.js';
 
 export const MIN_VALIDITY_MINUTES = 129_600; // three 30-day months

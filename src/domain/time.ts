@@ -5,7 +5,7 @@
  * `plus({years: 5})` (2,629,440 minutes across a leap day).
  */
 import { DateTime } from 'luxon';
-import { RekeyError, errorKind } from './errors.js';
+import { RekeyError, errorKind } from '../kernel/errors.js';
 
 export type Instant = number;
 export const MS_PER_MINUTE = 60_000;
@@ -44,10 +44,6 @@ export function parseInstant(text: string, what = 'instant'): Instant {
 /** The clock every part of rekey takes time from; simulations inject a virtual one. */
 export interface Clock {
   now(): Instant;
-}
-
-export function systemClock(): Clock {
-  return { now: () => Date.now() };
 }
 
 /** A clock that only moves when told to: simulations and tests. */

@@ -15,9 +15,10 @@ import {
   unwrapPrivateKey,
   wrapPrivateKey,
 } from '../crypto/index.js';
-import type { Envelope, KeyPairSource } from '../crypto/types.js';
+import type { KeyPairSource } from '../crypto/types.js';
+import type { Envelope } from '../kernel/envelope.js';
 import { takesPartInRenewals } from '../domain/agentVersion.js';
-import { RekeyError, errorKind } from '../domain/errors.js';
+import { RekeyError, errorKind } from '../kernel/errors.js';
 import type { ConnectionState } from '../domain/connection/state.js';
 import { GROUP_HAS_KEY, MACHINE_NOT_MEMBER } from '../domain/group/errors.js';
 import { keyByVersion, liveKeys, primaryKey, type GroupState } from '../domain/group/state.js';

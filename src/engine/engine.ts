@@ -5,13 +5,13 @@
  * password, a plaintext private key or a plaintext credential: machines and the portal encrypt
  * before they call it.
  */
-import type { Envelope } from '../crypto/types.js';
+import type { Envelope } from '../kernel/envelope.js';
 import { verifyProof } from '../crypto/proof.js';
 import { parseCertificate } from '../crypto/certificates.js';
 import type { ConnectionCommand } from '../domain/connection/commands.js';
 import { decideConnection } from '../domain/connection/decide.js';
 import { initialConnectionState, type ConnectionState } from '../domain/connection/state.js';
-import { RekeyError, errorKind, isRekeyError } from '../domain/errors.js';
+import { RekeyError, errorKind, isRekeyError } from '../kernel/errors.js';
 import type { ConnectionTarget, DomainEvent, Timed } from '../domain/events.js';
 import type { GroupCommand, JoinCredential, PresentedCertificate } from '../domain/group/commands.js';
 import { decideGroup } from '../domain/group/decide.js';
@@ -22,10 +22,10 @@ import { DEFAULT_PICKUP_DELAY_MINUTES, DEFAULT_CHECK_IN_INTERVAL_MINUTES } from 
 import { toIso, type Clock, type Instant } from '../domain/time.js';
 import { WrongExpectedRevisionError } from '../store/errors.js';
 import type { EventStore, RecordedEvent } from '../store/port.js';
-import { toNewEvent, type CommandContext } from './codec.js';
+import { toNewEvent, type CommandContext } from '../domain/codec.js';
 import { Fleet } from './fleet.js';
 import type { IdSource } from './ids.js';
-import { connectionStream, groupStream, machineStream } from './streams.js';
+import { connectionStream, groupStream, machineStream } from '../domain/streams.js';
 
 export const CONNECTION_UNKNOWN = errorKind('CONNECTION_UNKNOWN', 'not_found');
 export const PROOF_INVALID = errorKind('PROOF_INVALID', 'refused');

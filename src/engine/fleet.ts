@@ -10,8 +10,8 @@ import { initialConnectionState, type ConnectionState } from '../domain/connecti
 import { evolveGroup } from '../domain/group/evolve.js';
 import { initialGroupState, liveKeys, type GroupState } from '../domain/group/state.js';
 import type { RecordedEvent } from '../store/port.js';
-import { toDomainEvent } from './codec.js';
-import { streamKind } from './streams.js';
+import { toDomainEvent } from '../domain/codec.js';
+import { streamKind } from '../domain/streams.js';
 
 export interface MachineRegistration {
   readonly machineId: string;

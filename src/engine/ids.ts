@@ -3,6 +3,7 @@
  * that a run is reproducible from its seed.
  */
 import { randomUUID } from 'node:crypto';
+import { mulberry32Words } from '../kernel/random.js';
 
 export interface IdSource {
   next(): string;
@@ -14,14 +15,8 @@ export function randomIds(): IdSource {
 
 /** Deterministic UUID-shaped ids from a 32-bit seed (mulberry32), for simulations and tests. */
 export function seededIds(seed: number): IdSource {
-  let state = seed >>> 0;
-  const word = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0).toString(16).padStart(8, '0');
-  };
+  const next = mulberry32Words(seed);
+  const word = () => next().toString(16).padStart(8, '0');
   return {
     next() {
       const hex = word() + word() + word() + word();

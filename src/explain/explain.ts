@@ -12,13 +12,13 @@
  */
 import { requireTable, rowHistory, tablesAt, type Row, type TableName } from '../../projections/index.js';
 import { takesPartInRenewals } from '../domain/agentVersion.js';
-import { RekeyError } from '../domain/errors.js';
+import { RekeyError } from '../kernel/errors.js';
 import type { ConnectionState } from '../domain/connection/state.js';
 import { MIN_GRACE_MINUTES, renewalStart } from '../domain/periods.js';
 import { keyByVersion, memberOf, passwordRegenerationRequired, primaryKey, type GroupState } from '../domain/group/state.js';
 import { plusMinutes, toIso, type Instant } from '../domain/time.js';
 import type { Fleet } from '../engine/fleet.js';
-import { groupStream } from '../engine/streams.js';
+import { groupStream } from '../domain/streams.js';
 import { fleetAt } from '../readiness/report.js';
 import type { EventStore } from '../store/port.js';
 import { groupDeadline, type Deadline } from './deadline.js';

@@ -1,5 +1,5 @@
 /**
- * The columns `rekey import` reads (DESIGN.md section 3): the logical names `rekey query --json`
+ * The columns `rekey import` reads (docs/model.md, Tables): the logical names `rekey query --json`
  * prints, and the display names a Dataverse or Excel export uses ("Key Creation Date", "Group Key
  * Validity Period", "Machine Key Delivery Status", ...). Names are matched case-insensitively and
  * without spaces, underscores or punctuation, so "Key Creation Date", "keycreationdate" and

@@ -12,7 +12,7 @@
  */
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { KeyPairSource } from '../crypto/types.js';
-import { RekeyError } from '../domain/errors.js';
+import { RekeyError } from '../kernel/errors.js';
 import { toIso, type Instant } from '../domain/time.js';
 import { Problems, scenarioInvalid } from '../simulation/loader/problems.js';
 import type { Scenario, ScenarioAction, ScenarioMachine } from '../simulation/scenario.js';
@@ -22,7 +22,8 @@ import { tablesAt } from '../../projections/index.js';
 import { STORE_EMPTY } from './forecast.js';
 import { machineHabits, NO_HABITS } from './habits.js';
 import { importFleet, readFleet } from './importer.js';
-import { readLog, replaceStrings, StandInCache, standInWorld } from './standIn.js';
+import { replaceStrings, StandInCache, standInWorld } from './standIn.js';
+import { readWholeLog } from '../store/logPages.js';
 
 export interface ContinuedRun {
   readonly result: SimulationResult;
@@ -116,7 +117,7 @@ export async function runContinued(scenario: Scenario, options: ContinueOptions)
   });
 
   // ---- the new events, back into the --db store, with the observed thumbprints ----
-  const added = (await readLog(world.store)).filter((event) => event.position > copied);
+  const added = (await readWholeLog(world.store)).filter((event) => event.position > copied);
   const observed = (text: string) => world.observedOf.get(text);
   for (let i = 0; i < added.length; ) {
     const first = added[i]!;

@@ -107,7 +107,7 @@ function readJson(file: string, text: string): ReadResult {
   if (table === undefined) {
     if (items.length === 0) return fail('holds no rows ("value" is empty) and no @odata.context to tell its table; expected rows of flowmachinegroups or flowmachines');
     table = detectTable([...keys]);
-    if (table === undefined) return fail(`has columns (${[...keys].slice(0, 8).join(', ')}) that do not tell which table it holds; expected the columns of flowmachinegroups or flowmachines (DESIGN.md section 3)`);
+    if (table === undefined) return fail(`has columns (${[...keys].slice(0, 8).join(', ')}) that do not tell which table it holds; expected the columns of flowmachinegroups or flowmachines (docs/model.md, Tables)`);
   }
   const rows: ExportRow[] = [];
   const problems: ImportProblem[] = [];

@@ -12,7 +12,7 @@
 import { pooledKeyPairSource } from '../crypto/index.js';
 import type { KeyPairSource } from '../crypto/types.js';
 import { takesPartInRenewals } from '../domain/agentVersion.js';
-import { RekeyError, errorKind } from '../domain/errors.js';
+import { RekeyError, errorKind } from '../kernel/errors.js';
 import type { GroupEvent, Timed } from '../domain/events.js';
 import { decideGroup } from '../domain/group/decide.js';
 import { GROUP_NOT_FOUND } from '../domain/group/errors.js';
@@ -23,13 +23,14 @@ import { MS_PER_MINUTE, parseInstant, toIso, type Instant } from '../domain/time
 import { Engine } from '../engine/engine.js';
 import { Fleet } from '../engine/fleet.js';
 import { randomIds, seededIds } from '../engine/ids.js';
-import { streamKind } from '../engine/streams.js';
+import { streamKind } from '../domain/streams.js';
 import type { Scenario, ScenarioMachine } from '../simulation/scenario.js';
 import { simulate } from '../simulation/simulator.js';
 import type { EventStore, RecordedEvent } from '../store/port.js';
 import { tablesAt } from '../../projections/index.js';
 import { machineHabits, NO_HABITS, type Habits, type MachineHabit } from './habits.js';
-import { readLog, StandInCache, standInWorld, type StandInWorld } from './standIn.js';
+import { StandInCache, standInWorld, type StandInWorld } from './standIn.js';
+import { readWholeLog } from '../store/logPages.js';
 
 export const STORE_EMPTY = errorKind('STORE_EMPTY', 'validation');
 export const UNTIL_INVALID = errorKind('UNTIL_INVALID', 'validation');
@@ -138,7 +139,7 @@ export function nextWindow(state: GroupState): Window | null {
  * --until after its head, and what-if changes the rules accept (R1, R2), in order.
  */
 export async function precheck(source: EventStore, options: Pick<ForecastOptions, 'until' | 'changes' | 'pickupDelayMinutes'>): Promise<{ log: RecordedEvent[]; head: Instant }> {
-  const log = await readLog(source);
+  const log = await readWholeLog(source);
   const fleet = new Fleet();
   let head: Instant | null = null;
   for (const event of log) {
@@ -227,7 +228,7 @@ export async function forecast(source: EventStore, options: ForecastOptions): Pr
   };
   await simulate(scenario, { store: world.store, keys: options.keys, continuation: { machines: world.machines } });
 
-  const events = (await readLog(world.store)).filter((e) => e.position > startPosition);
+  const events = (await readWholeLog(world.store)).filter((e) => e.position > startPosition);
   const groups = [...windows.entries()].map(([name, window]) =>
     groupForecast(name, initial.get(name)!, window, until, events, world, habitOf, checkInIntervalMinutes));
   return {

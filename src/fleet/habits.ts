@@ -11,17 +11,17 @@
  * - `{"offlineUntil": ISO}`: offline until that instant, then always online;
  * - `{"intervals": [{"from": ISO, "to": ISO}, ...]}`: exactly these intervals (sorted, not overlapping).
  * An exact name wins over patterns; among patterns, the first in file order that matches wins.
- * Machines no entry matches follow the default (DESIGN.md section 7): offline when their
+ * Machines no entry matches follow the default (docs/forecast.md): offline when their
  * lastheartbeatdate is more than 10,080 minutes before the start (or empty), else always online.
  */
 import { readFileSync } from 'node:fs';
-import { RekeyError, errorKind } from '../domain/errors.js';
+import { RekeyError, errorKind } from '../kernel/errors.js';
 import { MS_PER_MINUTE, parseInstant, toIso, type Instant } from '../domain/time.js';
 import { parseJsonText } from '../simulation/loader/jsonText.js';
 import type { Interval } from '../simulation/scenario.js';
 
 export const HABITS_INVALID = errorKind('HABITS_INVALID', 'validation');
-/** DESIGN.md section 7: a machine silent for longer than this before the start is assumed offline. */
+/** docs/forecast.md: a machine silent for longer than this before the start is assumed offline. */
 export const DEFAULT_OFFLINE_AFTER_MINUTES = 10_080;
 
 export type Habit =

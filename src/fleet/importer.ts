@@ -7,11 +7,11 @@
  * - in each connection's stream (`connection-<connectionid>`), `ConnectionImported`.
  * Every event says it was observed, not done: nothing here ever claims a join, an issued key or a run.
  */
-import { RekeyError, errorKind } from '../domain/errors.js';
+import { RekeyError, errorKind } from '../kernel/errors.js';
 import type { DomainEvent, Timed } from '../domain/events.js';
 import { toIso, type Instant } from '../domain/time.js';
-import { connectionStream, groupStream } from '../engine/streams.js';
-import { toNewEvent } from '../engine/codec.js';
+import { connectionStream, groupStream } from '../domain/streams.js';
+import { toNewEvent } from '../domain/codec.js';
 import { STORE_NOT_EMPTY } from '../simulation/simulator.js';
 import type { EventStore, NewEvent } from '../store/port.js';
 import { describeWhere, readExportFile, type ExportFile, type ImportProblem } from './exportFiles.js';

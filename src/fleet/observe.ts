@@ -6,7 +6,7 @@
  * left out (and the machines of a left-out group with them, each reported).
  */
 import { parseAgentVersion } from '../domain/agentVersion.js';
-import { isRekeyError } from '../domain/errors.js';
+import { isRekeyError } from '../kernel/errors.js';
 import type { ImportedKeyFacts, MachineKeyDeliveryStatus } from '../domain/events.js';
 import { MAX_MACHINES_PER_GROUP } from '../domain/group/errors.js';
 import { NAME_PATTERN, NAME_RULE } from '../domain/names.js';
@@ -486,7 +486,7 @@ function unique<T>(items: readonly Located<T>[], key: (value: T) => string, colu
 }
 
 /**
- * The keys, renewal and members' key versions of one group, from what its row shows (DESIGN.md R3,
+ * The keys, renewal and members' key versions of one group, from what its row shows (R3,
  * R10, R22). During a renewal with the new key issued, the retiring key (secondarypublickey) is
  * version 1 and the primary version 2; the window ends at rekey_renewalendsat when the export shows
  * it, else at the seed's "Creation Date + Grace Period" of the new key. A renewal whose key is not

@@ -1,7 +1,7 @@
 /**
  * A private, in-memory copy of a store in which simulated machines can go on renewing keys.
  *
- * The machines' private keys never reach the log (DESIGN.md section 2): after `rekey simulate` they
+ * The machines' private keys never reach the log (docs/model.md, Events): after `rekey simulate` they
  * are gone with the process, and an imported group's were never in rekey at all. So the copy gives
  * every key that is live at the head of the log a stand-in: a fresh, real RSA-2048 key pair with a
  * certificate for the same dates. While the log is copied, every mention of the observed key is
@@ -29,6 +29,7 @@ import { Fleet } from '../engine/fleet.js';
 import type { HeldKeyMaterial } from '../simulation/simulator.js';
 import { createInMemoryEventStore, type InMemoryEventStore } from '../store/memory.js';
 import type { EventStore, NewEvent, RecordedEvent } from '../store/port.js';
+import { readWholeLog } from '../store/logPages.js';
 
 /** The credential every stand-in ciphertext holds: the real one is unknown and stays so. */
 export const PLACEHOLDER_CREDENTIAL = { username: 'rekey-stand-in', password: 'placeholder: the real credential is not known to rekey' };
@@ -85,19 +86,9 @@ export interface StandInOptions {
   readonly log?: readonly RecordedEvent[];
 }
 
-/** Every event of a store, in position order. */
-export async function readLog(store: EventStore): Promise<RecordedEvent[]> {
-  const events: RecordedEvent[] = [];
-  for (let from = 1; ; ) {
-    const page = await store.readAll(from, 5000);
-    events.push(...page);
-    if (page.length < 5000) return events;
-    from = page[page.length - 1]!.position + 1;
-  }
-}
 
 export async function standInWorld(source: EventStore, options: StandInOptions): Promise<StandInWorld> {
-  const log = options.log ?? (await readLog(source));
+  const log = options.log ?? (await readWholeLog(source));
   const original = new Fleet();
   let head: Instant | null = null;
   for (const event of log) {
@@ -214,7 +205,7 @@ export async function standInWorld(source: EventStore, options: StandInOptions):
   await flush();
 
   const fleet = new Fleet();
-  for (const event of await readLog(store)) fleet.apply(event);
+  for (const event of await readWholeLog(store)) fleet.apply(event);
 
   // ---- what each machine holds at the head ----
   const machines = new Map<string, { machineId: string; keys: HeldKeyMaterial[] }>();

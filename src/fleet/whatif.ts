@@ -5,8 +5,7 @@
  * validity or a longer grace can start a renewal at once), in a private copy of the log; both
  * forecasts share their stand-in keys and habits.
  */
-import { RekeyError } from '../domain/errors.js';
-import { ARGUMENT_INVALID } from '../cli/arguments.js';
+import { ARGUMENT_INVALID, RekeyError } from '../kernel/errors.js';
 import type { EventStore } from '../store/port.js';
 import { forecast, precheck, type Forecast, type ForecastGroup, type ForecastOptions, type SettingChange } from './forecast.js';
 import { StandInCache } from './standIn.js';

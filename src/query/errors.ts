@@ -1,8 +1,8 @@
 /**
- * Error codes of the OData query surface (DESIGN.md section 3, "Query surface"). Every error the
+ * Error codes of the OData query surface (docs/api.md, docs/projections.md). Every error the
  * query module raises is a RekeyError of kind 'validation' (exit 2, HTTP 400).
  */
-import { RekeyError, errorKind } from '../domain/errors.js';
+import { RekeyError, errorKind } from '../kernel/errors.js';
 
 /** Bad syntax in $filter, $select or $orderby; the message gives the 1-based character position. */
 export const ODATA_SYNTAX = errorKind('ODATA_SYNTAX', 'validation');

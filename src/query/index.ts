@@ -1,4 +1,4 @@
-/** The OData query surface of the tables (DESIGN.md section 3, "Query surface"). */
+/** The OData query surface of the tables (docs/api.md, docs/projections.md). */
 export {
   COMPARISON_OPERATORS,
   STRING_FUNCTIONS,

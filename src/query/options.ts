@@ -1,5 +1,5 @@
 /** Parsers of $select, $orderby, $top and $count. Every failure is a RekeyError of kind 'validation'. */
-import { RekeyError } from '../domain/errors.js';
+import { RekeyError } from '../kernel/errors.js';
 import { tableColumns } from './columns.js';
 import {
   ODATA_INVALID_COUNT,

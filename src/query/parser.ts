@@ -13,7 +13,7 @@
  * nesting (parentheses and `not`) is limited, so neither parsing nor evaluating can overflow the stack.
  * Every failure is a RekeyError (ODATA_SYNTAX or ODATA_UNKNOWN_COLUMN), whatever the input.
  */
-import { RekeyError } from '../domain/errors.js';
+import { RekeyError } from '../kernel/errors.js';
 import {
   COMPARISON_OPERATORS,
   STRING_FUNCTIONS,

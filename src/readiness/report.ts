@@ -11,6 +11,7 @@ import { keyByVersion, primaryKey, type GroupState } from '../domain/group/state
 import { toIso, type Instant } from '../domain/time.js';
 import { Fleet } from '../engine/fleet.js';
 import type { EventStore } from '../store/port.js';
+import { logPages } from '../store/logPages.js';
 
 export type Verdict = 'OK' | 'at risk' | 'will expire' | 'expired';
 
@@ -40,15 +41,13 @@ export interface ReadinessReport {
 /** Folds the log up to `asOf` (all of it without) into the engine's working memory. */
 export async function fleetAt(store: EventStore, asOf: Instant | undefined): Promise<Fleet> {
   const fleet = new Fleet();
-  for (let from = 1; ; ) {
-    const page = await store.readAll(from, 5000);
+  for await (const page of logPages(store)) {
     for (const event of page) {
       if (asOf !== undefined && Date.parse(event.metadata.occurredAt) > asOf) return fleet;
       fleet.apply(event);
     }
-    if (page.length < 5000) return fleet;
-    from = page[page.length - 1]!.position + 1;
   }
+  return fleet;
 }
 
 function groupReadiness(group: GroupState, fleet: Fleet, machineRows: Map<string, Row>): GroupReadiness {

@@ -29,8 +29,8 @@ import {
   unwrapPrivateKey,
   wrapPrivateKey,
 } from '../crypto/index.js';
-import type { Envelope } from '../crypto/types.js';
-import { RekeyError, errorKind, isRekeyError } from '../domain/errors.js';
+import type { Envelope } from '../kernel/envelope.js';
+import { RekeyError, errorKind, isRekeyError } from '../kernel/errors.js';
 import { GROUP_KEY_EXPIRED, KEY_NOT_HELD } from '../domain/group/errors.js';
 import { MS_PER_MINUTE, parseInstant, plusMinutes, toIso, type Instant } from '../domain/time.js';
 import { KEY_UNWRAP_MISMATCH } from '../engine/agent.js';

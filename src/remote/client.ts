@@ -3,7 +3,7 @@
  * refusals turned back into RekeyErrors with the service's code and message.
  */
 import type { KeyObject } from 'node:crypto';
-import { RekeyError, errorKind, type ErrorKind } from '../domain/errors.js';
+import { RekeyError, errorKind, type ErrorKind } from '../kernel/errors.js';
 import {
   HEADER,
   paths,

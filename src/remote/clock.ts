@@ -13,7 +13,7 @@
  * clock stands still, so the certificate's notBefore is still the service's now when it arrives.
  * A hold has a lease in real time, so an agent that dies half-way cannot stop the clock for good.
  */
-import { RekeyError, errorKind } from '../domain/errors.js';
+import { RekeyError, errorKind } from '../kernel/errors.js';
 import type { Clock, Instant } from '../domain/time.js';
 
 export const TEST_CLOCK_REFUSED = errorKind('TEST_CLOCK_REFUSED', 'validation');

@@ -1,5 +1,5 @@
 /**
- * A machine's key store as a file of its own (DESIGN.md section 2: "for a real machine in a file of
+ * A machine's key store as a file of its own (docs/model.md, Events: "for a real machine in a file of
  * its own, encrypted under a machine passphrase"). It holds the machine's identity, its
  * request-signing key and the group keys it holds (private keys in PKCS#8), as JSON encrypted with
  * AES-256-GCM under a key derived from the passphrase with scrypt. The header (format, version, KDF
@@ -12,7 +12,7 @@
 import { createCipheriv, createDecipheriv, createPrivateKey, randomBytes, randomUUID, scryptSync, type KeyObject } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
-import { RekeyError, errorKind } from '../domain/errors.js';
+import { RekeyError, errorKind } from '../kernel/errors.js';
 
 export const KEYSTORE_PASSPHRASE_INCORRECT = errorKind('KEYSTORE_PASSPHRASE_INCORRECT', 'refused');
 export const KEYSTORE_CORRUPT = errorKind('KEYSTORE_CORRUPT', 'validation');

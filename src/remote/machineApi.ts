@@ -30,9 +30,9 @@
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { parseCertificate, verifyProof } from '../crypto/index.js';
-import type { Envelope } from '../crypto/types.js';
+import type { Envelope } from '../kernel/envelope.js';
 import { takesPartInRenewals } from '../domain/agentVersion.js';
-import { isRekeyError } from '../domain/errors.js';
+import { isRekeyError } from '../kernel/errors.js';
 import { keyByVersion, liveKeys, passwordRegenerationRequired, primaryKey, type GroupState, type Member } from '../domain/group/state.js';
 import { toIso } from '../domain/time.js';
 import type { Engine } from '../engine/engine.js';

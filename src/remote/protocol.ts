@@ -5,7 +5,7 @@
  * and the machines' public request-signing keys. No password, private key or plaintext credential
  * is ever part of a request or a response.
  */
-import type { Envelope } from '../crypto/types.js';
+import type { Envelope } from '../kernel/envelope.js';
 
 export const MACHINE_API = '/api/machine';
 

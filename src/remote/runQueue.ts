@@ -8,7 +8,7 @@
  * The queue lives in the service's memory: a run asked for just before a restart is asked again.
  */
 import { randomUUID } from 'node:crypto';
-import { RekeyError } from '../domain/errors.js';
+import { RekeyError } from '../kernel/errors.js';
 import type { ConnectionState } from '../domain/connection/state.js';
 import type { GroupState } from '../domain/group/state.js';
 import type { Engine } from '../engine/engine.js';

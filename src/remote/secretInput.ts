@@ -3,7 +3,7 @@
  * it is not a terminal), or a prompt on the terminal with the typing hidden. Never from the command
  * line, where every user of the machine could read them in the process list.
  */
-import { RekeyError, errorKind } from '../domain/errors.js';
+import { RekeyError, errorKind } from '../kernel/errors.js';
 
 export const SECRET_REQUIRED = errorKind('SECRET_REQUIRED', 'validation');
 

@@ -1,7 +1,6 @@
 /**
- * The simulator's agenda: things due at an instant, taken in the same-instant order of DESIGN.md
- * section 1 (session edges, then joins and check-ins, then runs, then scenario actions in file
- * order). A binary min-heap, so a fleet of thousands of machines costs log n per step.
+ * The simulator's agenda: things due at an instant, taken in the same-instant order of docs/model.md
+ * (session edges, then joins and check-ins, then runs, then scenario actions in file order). A binary min-heap, so a fleet of thousands of machines costs log n per step.
  */
 export const RANK = { sessionEdge: 1, join: 2, checkIn: 3, createConnection: 4, run: 5, action: 6 } as const;
 

@@ -1,5 +1,5 @@
 /**
- * When a machine is online and when it checks in (R21, DESIGN.md section 6): inside its half-open
+ * When a machine is online and when it checks in (R21, docs/scenarios.md): inside its half-open
  * online intervals, every `interval` minutes counted from the interval's start.
  */
 import type { Instant } from '../domain/time.js';

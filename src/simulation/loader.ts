@@ -1,10 +1,10 @@
 /**
- * Scenario files (DESIGN.md section 6) to a validated Scenario. The whole file is checked before
+ * Scenario files (docs/scenarios.md) to a validated Scenario. The whole file is checked before
  * anything runs and every problem is reported at once, each with its JSON path and what was
  * expected, in one RekeyError SCENARIO_INVALID (kind validation, exit 2). The file's own fields are
  * only read, never copied, so keys such as `__proto__` are reported as unknown and nothing else.
  *
- * Decisions beyond DESIGN.md (docs/scenario-schema.json states them for users):
+ * Decisions beyond docs/scenarios.md (docs/scenario-schema.json states them for users):
  * - `connections` is optional like `actions` (default []; the project's examples rely on it).
  * - Defaults: seed 1; pickupDelayMinutes and checkInIntervalMinutes 1,440 (R4, R21); group periods
  *   R1/R2's defaults; proactiveReencryption false; online []; runEveryMinutes none; runAt []; actions [].
@@ -34,7 +34,7 @@ import {
   checkGrace,
   checkValidity,
 } from '../domain/periods.js';
-import { isRekeyError } from '../domain/errors.js';
+import { isRekeyError } from '../kernel/errors.js';
 import { type Instant, toIso } from '../domain/time.js';
 import {
   ACTIONS_THROUGH_GROUP,
@@ -131,7 +131,7 @@ export function loadScenarioFileWithWarnings(path: string): { scenario: Scenario
   const parsed = parseJsonText(text);
   if (!parsed.ok) {
     const where = parsed.line === undefined ? '' : ` at line ${parsed.line}, column ${parsed.column}`;
-    const error = fileProblem(`is not valid JSON${where} (${parsed.message})`, 'a JSON scenario file (DESIGN.md section 6)');
+    const error = fileProblem(`is not valid JSON${where} (${parsed.message})`, 'a JSON scenario file (docs/scenarios.md)');
     if (parsed.line !== undefined) Object.assign(error.details, { line: parsed.line, column: parsed.column });
     throw error;
   }

@@ -1,5 +1,5 @@
 /**
- * A scenario as the simulator runs it: DESIGN.md section 6, validated, with every instant parsed to
+ * A scenario as the simulator runs it: docs/scenarios.md, validated, with every instant parsed to
  * milliseconds since the epoch (UTC) and every default filled in. `loadScenario` (loader.ts) is the
  * only way to make one from a file.
  */

@@ -2,7 +2,7 @@
  * The discrete-event simulator: drives the real engine and real machine agents with a virtual clock,
  * jumping from one due instant to the next (never minute by minute). At each instant it takes, in
  * order: the engine's due times, session edges, joins and check-ins, connection creation and runs,
- * then the scenario's actions in file order (DESIGN.md section 1).
+ * then the scenario's actions in file order (docs/model.md).
  *
  * Check-ins outside a renewal change nothing, so the agenda only holds check-ins of machines for
  * which one could (a member that still has to issue, take or re-encrypt with the new key); the rest
@@ -11,7 +11,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { KeyPairSource } from '../crypto/types.js';
 import { takesPartInRenewals } from '../domain/agentVersion.js';
-import { RekeyError, isRekeyError } from '../domain/errors.js';
+import { RekeyError, isRekeyError } from '../kernel/errors.js';
 import type { GroupState } from '../domain/group/state.js';
 import { toIso, type Instant, MS_PER_MINUTE } from '../domain/time.js';
 import { MachineAgent } from '../engine/agent.js';

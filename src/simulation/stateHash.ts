@@ -1,12 +1,13 @@
 /**
- * The `stateHash` of a run (DESIGN.md section 4): a SHA-256 over the final tables in which key
+ * The `stateHash` of a run (docs/scenarios.md, Output and reproducibility): a SHA-256 over the final tables in which key
  * material and generated ids are replaced by stable labels (`Finance#v2` for a thumbprint,
  * `machine:FIN-01` for an id), so that the same scenario and seed give the same hash on any machine,
  * although every key is fresh and random, and a replay of the log gives it again.
  */
 import { createHash } from 'node:crypto';
 import type { EventStore } from '../store/port.js';
-import { streamKind } from '../engine/streams.js';
+import { streamKind } from '../domain/streams.js';
+import { logPages } from '../store/logPages.js';
 
 type Row = Record<string, unknown>;
 
@@ -14,8 +15,7 @@ type Row = Record<string, unknown>;
 export async function stableLabels(store: EventStore): Promise<Map<string, string>> {
   const labels = new Map<string, string>();
   const groupNames = new Map<string, string>();
-  for (let from = 1; ; ) {
-    const page = await store.readAll(from, 5000);
+  for await (const page of logPages(store)) {
     for (const event of page) {
       const data = event.data as Record<string, unknown>;
       if (streamKind(event.stream) === 'group' && event.type === 'GroupCreated') {
@@ -38,8 +38,6 @@ export async function stableLabels(store: EventStore): Promise<Map<string, strin
       }
       if (event.type === 'ConnectionCreated') labels.set(String(data.connectionId), `connection:${String(data.name)}`);
     }
-    if (page.length < 5000) break;
-    from = page[page.length - 1]!.position + 1;
   }
   return labels;
 }

@@ -1,4 +1,4 @@
-import { RekeyError, errorKind } from '../domain/errors.js';
+import { RekeyError, errorKind } from '../kernel/errors.js';
 
 /** Raised by `append` when the stream's last revision differs from the expected one. */
 export class WrongExpectedRevisionError extends RekeyError {

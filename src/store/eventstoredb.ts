@@ -1,5 +1,5 @@
 /**
- * The EventStoreDB store (DESIGN.md section 5), on @eventstore/db-client 6.x over gRPC.
+ * The EventStoreDB store (docs/eventstoredb.md), on @eventstore/db-client 6.x over gRPC.
  *
  * Our port wants global positions contiguous from 1 and a hash chain by position; ESDB's `$all`
  * positions (commit/prepare offsets in its transaction file) are neither contiguous nor ours to
@@ -42,11 +42,11 @@ import {
   type StreamSubscription,
 } from '@eventstore/db-client';
 import { Observable, type Subscriber } from 'rxjs';
-import { RekeyError, errorKind } from '../domain/errors.js';
+import { RekeyError, errorKind } from '../kernel/errors.js';
 import { invalidStoreArgument, STORE_BUSY, STORE_CORRUPT, storeClosed, WrongExpectedRevisionError } from './errors.js';
 import { eventHashFromJson, GENESIS_HASH, verifyChain, type StoredChainLink, type VerifyChainOptions, type VerifyResult } from './hashChain.js';
 import type { AppendResult, EventMetadata, EventStore, ExpectedRevision, NewEvent, RecordedEvent } from './port.js';
-import { checkAppend, checkIndex, checkStream, expectedMatches, serializeEvents, type SerializedEvent } from './validation.js';
+import { checkAppend, checkIndex, expectedMatches, readAllArguments, readStreamArguments, serializeEvents, type SerializedEvent } from './validation.js';
 import {
   DEFAULT_STREAM_PREFIX,
   decodeEntry,
@@ -411,8 +411,7 @@ export function openEventStoreDb(options: EventStoreDbOptions): EventStoreDbEven
 
     async readStream(stream: string, fromRevision?: number): Promise<RecordedEvent[]> {
       open();
-      checkStream(stream);
-      const from = checkIndex('fromRevision', fromRevision, 0);
+      const from = readStreamArguments(stream, fromRevision);
       await refresh();
       const positions = (index.streams.get(stream) ?? []).slice(from);
       const out: RecordedEvent[] = [];
@@ -431,8 +430,7 @@ export function openEventStoreDb(options: EventStoreDbOptions): EventStoreDbEven
 
     async readAll(fromPosition?: number, limit?: number): Promise<RecordedEvent[]> {
       open();
-      const from = checkIndex('fromPosition', fromPosition, 1);
-      const max = checkIndex('limit', limit, Number.MAX_SAFE_INTEGER);
+      const { from, max } = readAllArguments(fromPosition, limit);
       return readPage(from, max);
     },
 

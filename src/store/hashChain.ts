@@ -1,5 +1,5 @@
 /**
- * The hash chain that covers every stored event (DESIGN.md section 2).
+ * The hash chain that covers every stored event (docs/model.md, Events).
  *
  *   hash(e) = hex SHA-256( previousHash + canonicalJson({ data, metadata, position, revision, stream, type }) )
  *

@@ -9,7 +9,7 @@ import { storeClosed, WrongExpectedRevisionError } from './errors.js';
 import { eventHashFromJson, GENESIS_HASH, verifyChain, type VerifyChainOptions, type VerifyResult } from './hashChain.js';
 import type { AppendResult, EventStore, ExpectedRevision, NewEvent, RecordedEvent } from './port.js';
 import { SubscriptionHub } from './subscription.js';
-import { checkAppend, checkIndex, checkStream, expectedMatches, serializeEvents } from './validation.js';
+import { checkAppend, checkIndex, expectedMatches, readAllArguments, readStreamArguments, serializeEvents } from './validation.js';
 
 interface StoredEvent {
   stream: string;
@@ -103,15 +103,13 @@ export function createInMemoryEventStore(options: InMemoryEventStoreOptions = {}
 
     async readStream(stream: string, fromRevision?: number): Promise<RecordedEvent[]> {
       open();
-      checkStream(stream);
-      const from = checkIndex('fromRevision', fromRevision, 0);
+      const from = readStreamArguments(stream, fromRevision);
       return (streams.get(stream) ?? []).slice(from).map(materialize);
     },
 
     async readAll(fromPosition?: number, limit?: number): Promise<RecordedEvent[]> {
       open();
-      const from = checkIndex('fromPosition', fromPosition, 1);
-      const max = checkIndex('limit', limit, Number.MAX_SAFE_INTEGER);
+      const { from, max } = readAllArguments(fromPosition, limit);
       return readPage(from, max);
     },
 

@@ -1,5 +1,5 @@
 /**
- * The embedded default event store: one SQLite file through better-sqlite3 (DESIGN.md sections 5, 8).
+ * The embedded default event store: one SQLite file through better-sqlite3 (docs/architecture.md).
  *
  * - Every append runs its expected-revision check, the read of the previous head hash, the hashing
  *   and the inserts inside one `BEGIN IMMEDIATE` transaction: the write lock is taken before the
@@ -18,7 +18,7 @@ import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, statSy
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Observable } from 'rxjs';
-import { RekeyError } from '../domain/errors.js';
+import { RekeyError } from '../kernel/errors.js';
 import {
   STORE_BUSY, STORE_NOT_FOUND, STORE_READONLY, STORE_SCHEMA_UNSUPPORTED, storeClosed, storeCorrupt,
   WrongExpectedRevisionError,
@@ -29,7 +29,7 @@ import {
 } from './hashChain.js';
 import type { AppendResult, EventMetadata, EventStore, ExpectedRevision, NewEvent, RecordedEvent } from './port.js';
 import { SubscriptionHub } from './subscription.js';
-import { checkAppend, checkIndex, checkStream, expectedMatches, serializeEvents, type SerializedEvent } from './validation.js';
+import { checkAppend, checkIndex, expectedMatches, readAllArguments, readStreamArguments, serializeEvents, type SerializedEvent } from './validation.js';
 
 /** The schema this code writes and reads. Bump it with a migration step in `migrate`. */
 export const SQLITE_SCHEMA_VERSION = 1;
@@ -312,15 +312,13 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): SqliteEv
 
     async readStream(stream: string, fromRevision?: number): Promise<RecordedEvent[]> {
       open();
-      checkStream(stream);
-      const from = checkIndex('fromRevision', fromRevision, 0);
+      const from = readStreamArguments(stream, fromRevision);
       return guard(() => readStreamStmt.all(stream, from), file).map(toEvent);
     },
 
     async readAll(fromPosition?: number, limit?: number): Promise<RecordedEvent[]> {
       open();
-      const from = checkIndex('fromPosition', fromPosition, 1);
-      const max = checkIndex('limit', limit, -1);
+      const { from, max } = readAllArguments(fromPosition, limit, -1);
       return readPage(from, max);
     },
 

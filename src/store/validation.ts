@@ -53,6 +53,17 @@ export function checkIndex(name: string, value: number | undefined, fallback: nu
   return value;
 }
 
+/** `readStream(stream, fromRevision)`: the stream checked, the first revision (0 by default). */
+export function readStreamArguments(stream: unknown, fromRevision: number | undefined): number {
+  checkStream(stream);
+  return checkIndex('fromRevision', fromRevision, 0);
+}
+
+/** `readAll(fromPosition, limit)`: the first position (1 by default) and the page size (`unlimited` by default). */
+export function readAllArguments(fromPosition: number | undefined, limit: number | undefined, unlimited = Number.MAX_SAFE_INTEGER): { from: number; max: number } {
+  return { from: checkIndex('fromPosition', fromPosition, 1), max: checkIndex('limit', limit, unlimited) };
+}
+
 export function expectedMatches(expected: ExpectedRevision, actual: number): boolean {
   return expected === 'any' || expected === actual;
 }

@@ -1,5 +1,5 @@
 /**
- * The command-line contract of DESIGN.md section 7, end to end on the built binary: simulate an
+ * The command-line contract of docs/contract.md (section 4), end to end on the built binary: simulate an
  * example into a temporary store, then query, time travel, history, events, readiness, replay,
  * watch and verify, and the error paths with their exit codes and messages.
  */

@@ -36,7 +36,7 @@ describe('createGroupCertificate', () => {
     expect(x509.issuer).toBe(x509.subject);
     expect(x509.publicKey.export({ type: 'spki', format: 'der' })).toEqual(keyPair.publicKey.export({ type: 'spki', format: 'der' }));
     expect(x509.publicKey.asymmetricKeyDetails?.modulusLength).toBe(2048);
-    // forge's own verification is what a leading-zero serial breaks (DESIGN section 8).
+    // forge's own verification is what a leading-zero serial breaks.
     const parsed = forge.pki.certificateFromPem(certificate.pem);
     expect(parsed.verify(parsed)).toBe(true);
     expect(parsed.siginfo.algorithmOid).toBe(forge.pki.oids.sha256WithRSAEncryption);

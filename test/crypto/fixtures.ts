@@ -1,6 +1,6 @@
 /** Shared helpers for the crypto tests: real keys and certificates, generated once per test file. */
 import { expect } from 'vitest';
-import { RekeyError } from '../../src/domain/errors.js';
+import { RekeyError } from '../../src/kernel/errors.js';
 import { createGroupCertificate, generateKeyPair, type GroupCertificate, type KeyPair } from '../../src/crypto/index.js';
 
 export interface Member {

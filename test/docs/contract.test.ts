@@ -9,7 +9,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { RekeyError, type ErrorKind } from '../../src/domain/errors.js';
+import { RekeyError, type ErrorKind } from '../../src/kernel/errors.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** Where codes are defined: src/ (the brief) and projections/ (the tables' own codes, e.g. TABLE_UNKNOWN). */

@@ -2,7 +2,7 @@
  * Pure-domain fixtures: certificates and envelopes as plain data (the deciders only compare their
  * thumbprints and dates), and a fold of decided events into state.
  */
-import type { Envelope } from '../../src/crypto/types.js';
+import type { Envelope } from '../../src/kernel/envelope.js';
 import type { GroupCommand, PresentedCertificate } from '../../src/domain/group/commands.js';
 import { decideGroup } from '../../src/domain/group/decide.js';
 import { evolveGroup } from '../../src/domain/group/evolve.js';

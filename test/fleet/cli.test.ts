@@ -1,6 +1,6 @@
 /**
  * The command line of issue 8 as users run it (the built binary): `rekey import`, `rekey forecast`,
- * `rekey whatif`, `rekey query --csv` and scenarios with `from`. The --json shapes are DESIGN.md
+ * `rekey whatif`, `rekey query --csv` and scenarios with `from`. The --json shapes are docs/contract.md's
  * section 7's (docs/contract.md), checked field by field; errors are `rekey: CODE: message` with
  * the kind's exit code, or `{"error": {"code", "message"}}` with --json and an empty stdout.
  */
@@ -15,7 +15,7 @@ const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 type Json = Record<string, any>;
 
-/** DESIGN.md section 7's forecast shape, exactly: these keys with these types (extensions allowed beside them). */
+/** docs/contract.md's forecast shape, exactly: these keys with these types (extensions allowed beside them). */
 function expectForecastShape(forecast: Json): void {
   expect(forecast.from).toMatch(ISO);
   expect(Array.isArray(forecast.groups)).toBe(true);
@@ -73,7 +73,7 @@ describe('rekey import, forecast and whatif on the bundled export', () => {
     expect(JSON.parse(events.stdout.split('\n')[0]!)).toMatchObject({ type: 'StateImported', data: { historyBefore: 'unknown' } });
   });
 
-  it('forecast --json has DESIGN.md\'s shape, and the default habits printed with it', () => {
+  it('forecast --json has the documented shape, and the default habits printed with it', () => {
     expect(byDefault.status, byDefault.stderr).toBe(0);
     const forecast = json<Json>(byDefault);
     expectForecastShape(forecast);

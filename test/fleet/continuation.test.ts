@@ -7,9 +7,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { isRekeyError, type RekeyError } from '../../src/domain/errors.js';
+import { isRekeyError, type RekeyError } from '../../src/kernel/errors.js';
 import { runContinued } from '../../src/fleet/continuation.js';
-import { readLog } from '../../src/fleet/standIn.js';
+import { readWholeLog } from '../../src/store/logPages.js';
 import { loadScenario } from '../../src/simulation/loader.js';
 import { createInMemoryEventStore } from '../../src/store/memory.js';
 import { queryTable } from '../../projections/index.js';
@@ -71,7 +71,7 @@ describe('scenario "from": running it', () => {
 
   it('"from": "store" continues a stored run: the same renewals as the uninterrupted run', async () => {
     const store = createInMemoryEventStore();
-    for (const e of await readLog(stored)) await store.append(e.stream, [{ type: e.type, data: e.data, metadata: e.metadata }], e.revision - 1);
+    for (const e of await readWholeLog(stored)) await store.append(e.stream, [{ type: e.type, data: e.data, metadata: e.metadata }], e.revision - 1);
     const before = await store.headPosition();
     const continued = await runContinued(loadScenario(continuation('store')), { store, keys });
     expect(continued.appended).toBe((await store.headPosition()) - before);
@@ -85,11 +85,11 @@ describe('scenario "from": running it', () => {
 
   it('writes what it recorded with the observed thumbprints, never a stand-in\'s', async () => {
     const store = createInMemoryEventStore();
-    for (const e of await readLog(stored)) await store.append(e.stream, [{ type: e.type, data: e.data, metadata: e.metadata }], e.revision - 1);
+    for (const e of await readWholeLog(stored)) await store.append(e.stream, [{ type: e.type, data: e.data, metadata: e.metadata }], e.revision - 1);
     const head = await store.headPosition();
     const sales = (await queryTable({ store, table: 'flowmachinegroups', filter: "name eq 'Sales'" })).value[0]!;
     await runContinued(loadScenario(continuation('store')), { store, keys });
-    const log = await readLog(store);
+    const log = await readWholeLog(store);
     const started = log.find((e) => e.position > head && e.type === 'RenewalStarted' && e.data.keyThumbprint === sales.primarypublickey);
     expect(started).toBeDefined();
     const issued = log.find((e) => e.position > head && e.type === 'KeyIssued' && e.stream === started!.stream)!;
@@ -119,7 +119,7 @@ describe('scenario "from": running it', () => {
 
   it('refuses a start before the state, unknown names, and the wrong store', async () => {
     const store = createInMemoryEventStore();
-    for (const e of await readLog(stored)) await store.append(e.stream, [{ type: e.type, data: e.data, metadata: e.metadata }], e.revision - 1);
+    for (const e of await readWholeLog(stored)) await store.append(e.stream, [{ type: e.type, data: e.data, metadata: e.metadata }], e.revision - 1);
     const early = loadScenario({ ...continuation('store'), start: '2030-01-01T00:00:00Z', machines: [] });
     await expect(runContinued(early, { store, keys })).rejects.toMatchObject({
       code: 'SCENARIO_INVALID',

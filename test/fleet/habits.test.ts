@@ -1,6 +1,6 @@
-/** Online habits: the file's forms, precedence, the default of DESIGN.md section 7, and bad files. */
+/** Online habits: the file's forms, precedence, the default of docs/forecast.md, and bad files. */
 import { describe, expect, it } from 'vitest';
-import { isRekeyError, type RekeyError } from '../../src/domain/errors.js';
+import { isRekeyError, type RekeyError } from '../../src/kernel/errors.js';
 import { parseInstant, toIso } from '../../src/domain/time.js';
 import { habitEntryFor, intervalsOf, loadHabitsFile, machineHabits, parseHabits } from '../../src/fleet/habits.js';
 import { tempDir, writeJson } from './support.js';

@@ -6,12 +6,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { isRekeyError, type RekeyError } from '../../src/domain/errors.js';
+import { isRekeyError, type RekeyError } from '../../src/kernel/errors.js';
 import { parseInstant } from '../../src/domain/time.js';
 import { parseCsv, toCsv } from '../../src/fleet/csv.js';
 import type { ImportProblem } from '../../src/fleet/exportFiles.js';
 import { IMPORT_STREAM, importFleet, readFleet } from '../../src/fleet/importer.js';
-import { readLog } from '../../src/fleet/standIn.js';
+import { readWholeLog } from '../../src/store/logPages.js';
 import { createInMemoryEventStore } from '../../src/store/memory.js';
 import { queryTable } from '../../projections/index.js';
 import { tempDir, writeJson } from './support.js';
@@ -58,7 +58,7 @@ describe('rekey import reads what rekey query prints', () => {
     const fleet = readFleet([join(EXPORT, 'flowmachinegroups.json'), join(EXPORT, 'flowmachines.json'), join(EXPORT, 'desktopflowconnections.json')]);
     const report = await importFleet(store, fleet);
     expect(report).toMatchObject({ observedAt: '2030-05-15T00:00:00.000Z', groups: 4, machines: 15, connections: 9, skipped: [] });
-    const log = await readLog(store);
+    const log = await readWholeLog(store);
     expect(log[0]).toMatchObject({ stream: IMPORT_STREAM, type: 'StateImported', data: { historyBefore: 'unknown', observedAt: '2030-05-15T00:00:00.000Z' } });
     expect(new Set(log.slice(1).map((e) => e.type))).toEqual(new Set(['GroupImported', 'MachineImported', 'ConnectionImported']));
     expect(log.every((e) => e.metadata.occurredAt === '2030-05-15T00:00:00.000Z')).toBe(true);

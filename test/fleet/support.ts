@@ -7,15 +7,15 @@ import type { GroupEvent, Timed } from '../../src/domain/events.js';
 import { evolveGroup } from '../../src/domain/group/evolve.js';
 import { initialGroupState, type GroupState } from '../../src/domain/group/state.js';
 import { parseInstant } from '../../src/domain/time.js';
-import { toDomainEvent } from '../../src/engine/codec.js';
+import { toDomainEvent } from '../../src/domain/codec.js';
 import { Fleet } from '../../src/engine/fleet.js';
 import { toCsv } from '../../src/fleet/csv.js';
-import { readLog } from '../../src/fleet/standIn.js';
 import { loadScenario } from '../../src/simulation/loader.js';
 import { simulate } from '../../src/simulation/simulator.js';
 import { createInMemoryEventStore } from '../../src/store/memory.js';
 import type { EventStore } from '../../src/store/port.js';
 import { COLUMNS, queryTable, type TableName } from '../../projections/index.js';
+import { readWholeLog } from '../../src/store/logPages.js';
 
 /** Real RSA keys, recycled: the tests only need them to work, not to be distinct forever. */
 export const keys = pooledKeyPairSource({ size: 6, recycle: true });
@@ -78,7 +78,7 @@ export interface Outcome {
 
 /** What really happened in a group's first renewal window that ends after `after`. */
 export async function outcome(store: EventStore, group: string, after: string): Promise<Outcome | undefined> {
-  const log = await readLog(store);
+  const log = await readWholeLog(store);
   const from = parseInstant(after);
   const fleet = new Fleet();
   let state: GroupState = initialGroupState;

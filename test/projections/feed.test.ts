@@ -5,7 +5,7 @@
  */
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isRekeyError } from '../../src/domain/errors.js';
+import { isRekeyError } from '../../src/kernel/errors.js';
 import { createConnection } from '../../src/engine/portal.js';
 import { changeFeed, openReadModel, Projection, replayInto, type ChangeFeedOptions, type ReadModel, type RowChange } from '../../projections/index.js';
 import { day, iso, openWorld, type World } from './support/world.js';

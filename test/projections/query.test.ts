@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isRekeyError } from '../../src/domain/errors.js';
+import { isRekeyError } from '../../src/kernel/errors.js';
 import { createConnection } from '../../src/engine/portal.js';
 import { openSqliteEventStore } from '../../src/store/sqlite.js';
 import {

@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isRekeyError, RekeyError } from '../../src/domain/errors.js';
+import { isRekeyError, RekeyError } from '../../src/kernel/errors.js';
 import { evaluateFilter, parseFilter, parseOrderBy, parseSelect, runQuery, type Row } from '../../src/query/index.js';
 
 const RUNS = 1000;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isRekeyError, type RekeyError } from '../../src/domain/errors.js';
+import { isRekeyError, type RekeyError } from '../../src/kernel/errors.js';
 import { evaluateFilter, filterColumns, MAX_FILTER_DEPTH, parseFilter, type Row } from '../../src/query/index.js';
 
 const COLUMNS = [

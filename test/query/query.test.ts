@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isRekeyError, type RekeyError } from '../../src/domain/errors.js';
+import { isRekeyError, type RekeyError } from '../../src/kernel/errors.js';
 import {
   FORMATTED_VALUE_SUFFIX,
   parseCount,

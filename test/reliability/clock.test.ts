@@ -12,7 +12,7 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { pooledKeyPairSource } from '../../src/crypto/index.js';
-import { isRekeyError } from '../../src/domain/errors.js';
+import { isRekeyError } from '../../src/kernel/errors.js';
 import { manualClock, plusMinutes, toIso } from '../../src/domain/time.js';
 import { MachineAgent } from '../../src/engine/agent.js';
 import { Engine } from '../../src/engine/engine.js';

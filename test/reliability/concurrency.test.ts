@@ -19,11 +19,13 @@ import { seededIds } from '../../src/engine/ids.js';
 import { createConnection } from '../../src/engine/portal.js';
 import { createInMemoryEventStore } from '../../src/store/memory.js';
 import { openSqliteEventStore } from '../../src/store/sqlite.js';
-import { T0, prng } from './support/crashPlan.js';
+import { T0 } from './support/crashPlan.js';
 import { commandIdOf, execute, type CommandOutcome, type ConcurrencyConfig, type SharedCommand } from './support/concurrencyWorker.js';
-import { readAllEvents, shapeProblems } from './support/logChecks.js';
+import { shapeProblems } from './support/logChecks.js';
 import { startWorker } from './support/processes.js';
 import { removeScratchDirs, scratchDir } from './support/scratch.js';
+import { mulberry32 } from '../../src/kernel/random.js';
+import { readWholeLog } from '../../src/store/logPages.js';
 
 const WORKERS = 4;
 const COMMANDS = 200;
@@ -51,7 +53,7 @@ describe('concurrency: four engine processes on one SQLite file, every command s
     await store.close();
 
     // ---- the commands, each for two workers ----
-    const random = prng(606);
+    const random = mulberry32(606);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
     const commands: SharedCommand[] = Array.from({ length: COMMANDS }, (_, i): SharedCommand => {
       const group = pick(['G1', 'G2']);
@@ -87,7 +89,7 @@ describe('concurrency: four engine processes on one SQLite file, every command s
       expect(sends.map((o) => o.positions.length).sort(), `command ${i}`).toEqual([0, 1]);
     }
     const file = openSqliteEventStore({ file: db });
-    const events = await readAllEvents(file);
+    const events = await readWholeLog(file);
     expect(shapeProblems(events)).toEqual([]);
     expect(await file.verify()).toMatchObject({ ok: true, checked: setupHead + COMMANDS });
     const shared = events.slice(setupHead);
@@ -109,7 +111,7 @@ describe('concurrency: four engine processes on one SQLite file, every command s
     const byId = new Map(commands.map((c) => [commandIdOf(c.i), c]));
     for (const event of shared) await execute(serial, byId.get(event.metadata.commandId)!);
     const strip = (e: (typeof events)[number]) => ({ stream: e.stream, revision: e.revision, position: e.position, type: e.type, data: e.data, metadata: e.metadata });
-    expect((await readAllEvents(memory)).map(strip)).toEqual(events.map(strip));
+    expect((await readWholeLog(memory)).map(strip)).toEqual(events.map(strip));
     const fresh = await Engine.open({ store: file, clock: { now: () => at }, ids: seededIds(100) });
     for (const group of ['G1', 'G2']) expect(fresh.group(group)).toEqual(serial.group(group));
     for (const group of ['G1', 'G2']) expect(fresh.connection(`Conn-${group}`)).toEqual(serial.connection(`Conn-${group}`));

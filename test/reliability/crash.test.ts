@@ -25,10 +25,12 @@ import { TABLES, openReadModel } from '../../projections/index.js';
 import { decideGroup } from '../../src/domain/group/decide.js';
 import { openSqliteEventStore } from '../../src/store/sqlite.js';
 import type { RecordedEvent } from '../../src/store/port.js';
-import { COMMAND_ID, STEP_MS, instantOf, prng, type Ack, type CrashConfig } from './support/crashPlan.js';
-import { dueTimeProblems, groupStates, readAllEvents, readModelProblems, shapeProblems, timeOrderProblems } from './support/logChecks.js';
+import { COMMAND_ID, STEP_MS, instantOf, type Ack, type CrashConfig } from './support/crashPlan.js';
+import { dueTimeProblems, groupStates, readModelProblems, shapeProblems, timeOrderProblems } from './support/logChecks.js';
 import { startWorker } from './support/processes.js';
 import { removeScratchDirs, scratchDir } from './support/scratch.js';
+import { mulberry32 } from '../../src/kernel/random.js';
+import { readWholeLog } from '../../src/store/logPages.js';
 
 const KILL_POINTS = Number(process.env.REKEY_KILL_POINTS ?? 55);
 const SEED = Number(process.env.REKEY_CRASH_SEED ?? 20_260_101);
@@ -64,7 +66,7 @@ describe('crash safety: the engine process killed with SIGKILL at random points'
     const began = performance.now();
     const store = openSqliteEventStore({ file: db });
     try {
-      const events = await readAllEvents(store);
+      const events = await readWholeLog(store);
       expect(shapeProblems(events), when).toEqual([]);
       expect(await store.verify(), when).toMatchObject({ ok: true, checked: events.length });
       const lost: string[] = [];
@@ -88,7 +90,7 @@ describe('crash safety: the engine process killed with SIGKILL at random points'
 
   it(`survives ${KILL_POINTS} kills at random points, then catches up on every due time after a long outage`, async () => {
     const began = performance.now();
-    const random = prng(SEED);
+    const random = mulberry32(SEED);
     const killOnce = async (kill: number) => {
       const byTime = random() < 0.25;
       const afterAcks = 1 + Math.floor(random() * 10);

@@ -22,7 +22,7 @@ import { removeScratchDirs, scratchDir } from './support/scratch.js';
 
 const BIG = '<100 KB of x>';
 
-/** The error contract of DESIGN.md section 7; returns the error code (null for success). */
+/** The error contract of docs/contract.md (section 4); returns the error code (null for success). */
 function checkContract(run: CliRun): string | null {
   const label = `rekey ${run.args.map((a) => (a.length > 60 ? `${a.slice(0, 60)}...(${a.length})` : a)).join(' ')}`;
   expect(run.signal, label).toBeNull();

@@ -14,7 +14,7 @@ import {
   createGroupCertificate, createPasswordPackage, generateKeyPair, parseCertificate, pooledKeyPairSource, signProof, wrapPrivateKey,
   type KeyPair,
 } from '../../src/crypto/index.js';
-import { isRekeyError } from '../../src/domain/errors.js';
+import { isRekeyError } from '../../src/kernel/errors.js';
 import { manualClock, plusMinutes, toIso } from '../../src/domain/time.js';
 import { MachineAgent } from '../../src/engine/agent.js';
 import { Engine, joinStatement, type JoinRequest } from '../../src/engine/engine.js';

@@ -2,7 +2,7 @@
  * Integrity (issue 6): `rekey verify` on a store whose bytes were changed behind rekey's back. Each
  * case edits a copy of a simulated store directly (raw better-sqlite3 statements, or bytes of the
  * file itself) and runs the built binary: exit 1 with the first bad position, exit 0 when intact,
- * `--expect-head` for a log cut short at its end, and the `--json` shapes of DESIGN.md section 7.
+ * `--expect-head` for a log cut short at its end, and the `--json` shapes of docs/contract.md.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';

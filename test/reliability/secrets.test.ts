@@ -1,5 +1,5 @@
 /**
- * Secrets (issue 6, DESIGN.md section 2): for every example scenario, no password, username or
+ * Secrets (docs/model.md, Events): for every example scenario, no password, username or
  * credential of the scenario file appears in any byte rekey writes or prints, and no private key a
  * machine generated appears in the store.
  * - Through the built CLI: `simulate --db`, `events --json`, `verify` and `query` (which writes the

@@ -3,7 +3,7 @@
  * backwards, held while a certificate is built, and only ever enabled by a flag.
  */
 import { describe, expect, it } from 'vitest';
-import { isRekeyError } from '../../src/domain/errors.js';
+import { isRekeyError } from '../../src/kernel/errors.js';
 import { parseInstant } from '../../src/domain/time.js';
 import { fastClock, serviceClockFromOptions } from '../../src/remote/clock.js';
 

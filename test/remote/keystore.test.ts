@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { generateKeyPair } from '../../src/crypto/index.js';
-import { isRekeyError } from '../../src/domain/errors.js';
+import { isRekeyError } from '../../src/kernel/errors.js';
 import { Keystore } from '../../src/remote/keystore.js';
 import { generateSigningKey } from '../../src/remote/signing.js';
 import { secretsFound } from '../engine/secrets.js';

@@ -3,7 +3,7 @@
  * regenerations; rejoins with right, stale and wrong passwords; machines added, removed, updated;
  * connections run and fixed; proactive re-encryption; deletion), checked for the invariants that
  * hold whatever happens. The window times are recomputed here from the log's own facts with the
- * formula of DESIGN.md R3/R5, independently of the engine's scheduler.
+ * formula of R3/R5 (docs/model.md), independently of the engine's scheduler.
  * Replay a failure with FC_SEED=<seed> FC_PATH=<path> npx vitest run test/simulation/actions.property.test.ts
  */
 import fc from 'fast-check';

@@ -1,7 +1,7 @@
 /**
  * Same scenario and seed: the same sequence of event types and instants and the same stateHash,
  * although every key is fresh and random; and the same hash again from a replay of the log into
- * another store (DESIGN.md section 4).
+ * another store (docs/scenarios.md, Output and reproducibility).
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isRekeyError, type RekeyError } from '../../src/domain/errors.js';
+import { isRekeyError, type RekeyError } from '../../src/kernel/errors.js';
 import { type ScenarioProblem, loadScenarioWithWarnings } from '../../src/simulation/loader.js';
 import { parseJsonText, scanForError } from '../../src/simulation/loader/jsonText.js';
 import type { Scenario } from '../../src/simulation/scenario.js';
@@ -13,7 +13,7 @@ import type { Scenario } from '../../src/simulation/scenario.js';
 /** Per call; the loader takes well under a millisecond on a scenario of this size. */
 const BUDGET_MS = 100;
 
-/** DESIGN.md section 6's example, with the machines FIN-02 and FIN-03 its actions name declared. */
+/** The complete example of docs/scenarios.md, with the machines FIN-02 and FIN-03 its actions name declared. */
 const VALID = {
   start: '2026-01-01T00:00:00Z',
   end: '2038-01-01T00:00:00Z',

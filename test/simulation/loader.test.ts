@@ -1,12 +1,12 @@
 /**
- * The scenario loader (DESIGN.md section 6): the documented example, defaults, and every kind of file
+ * The scenario loader (docs/scenarios.md): the documented example, defaults, and every kind of file
  * error, each reported with its JSON path and what was expected, all at once.
  */
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { RekeyError, isRekeyError } from '../../src/domain/errors.js';
+import { RekeyError, isRekeyError } from '../../src/kernel/errors.js';
 import {
   ACTION_FIELDS,
   DEFAULT_SEED,
@@ -35,8 +35,8 @@ import {
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
-/** DESIGN.md section 6, verbatim. */
-const DESIGN_EXAMPLE = String.raw`{
+/** The complete example of docs/scenarios.md without FIN-02 and FIN-03, which its actions name. */
+const EXAMPLE_WITHOUT_FIN_02_AND_03 = String.raw`{
   "start": "2026-01-01T00:00:00Z",
   "end": "2038-01-01T00:00:00Z",
   "seed": 42,
@@ -74,7 +74,7 @@ type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 
 /** The example with the two machines its actions name but its `machines` leaves out. */
 function completeExample(): Json {
-  const json = JSON.parse(DESIGN_EXAMPLE) as Json;
+  const json = JSON.parse(EXAMPLE_WITHOUT_FIN_02_AND_03) as Json;
   json.machines.push(
     { name: 'FIN-02', group: 'Finance', agentVersion: '2.23.116.23040', joinAt: '2026-01-01T00:00:00Z' },
     { name: 'FIN-03', group: 'Finance', agentVersion: '2.22.0.0' },
@@ -117,9 +117,9 @@ function minimal(): Json {
   };
 }
 
-describe('DESIGN.md section 6 example', () => {
+describe('the complete example scenario', () => {
   it('verbatim, is refused only for the machines FIN-02 and FIN-03 its actions name but it does not declare', () => {
-    const problems = problemsOf(JSON.parse(DESIGN_EXAMPLE));
+    const problems = problemsOf(JSON.parse(EXAMPLE_WITHOUT_FIN_02_AND_03));
     expect(problems.map((p) => p.path)).toEqual(['actions[3].machine', 'actions[4].machine', 'actions[5].machine', 'actions[6].machine']);
     expect(problems[0]!.message).toBe(
       '"FIN-02" is not a machine of this scenario; expected the name of a machine of this scenario (one of "FIN-01")',
@@ -178,7 +178,7 @@ describe('DESIGN.md section 6 example', () => {
   });
 });
 
-describe('defaults (DESIGN.md section 6: R1, R2, R4, R21)', () => {
+describe('defaults (docs/scenarios.md: R1, R2, R4, R21)', () => {
   it('fills seed, settings, periods, proactiveReencryption, online, runs and actions', () => {
     const scenario = loadScenario(minimal());
     expect(scenario.seed).toBe(DEFAULT_SEED);

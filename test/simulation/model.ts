@@ -1,6 +1,6 @@
 /**
  * A small, independent model of the seed's renewal rules for one machine group with constant
- * settings, written from the seed and DESIGN.md section 1, not from the engine's code. The property
+ * settings, written from the seed and the rules of docs/model.md, not from the engine's code. The property
  * suite runs the real engine on the same fleet and compares.
  *
  * The model's world: machines join at `joinAt` (the first one issues key 1), check in at their join

@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Observable, Subscription } from 'rxjs';
-import { isRekeyError } from '../../src/domain/errors.js';
+import { isRekeyError } from '../../src/kernel/errors.js';
 import { WrongExpectedRevisionError } from '../../src/store/errors.js';
 import { eventHash, GENESIS_HASH, verifyChain } from '../../src/store/hashChain.js';
 import type { EventStore, NewEvent, RecordedEvent } from '../../src/store/port.js';

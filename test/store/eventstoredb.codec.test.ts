@@ -4,7 +4,7 @@
  * itself against a real server: eventstoredb.test.ts (with EVENTSTORE_URL).
  */
 import { describe, expect, it } from 'vitest';
-import { isRekeyError } from '../../src/domain/errors.js';
+import { isRekeyError } from '../../src/kernel/errors.js';
 import { openStore } from '../../src/cli/storeOptions.js';
 import { eventHash, GENESIS_HASH, verifyChain } from '../../src/store/hashChain.js';
 import { openEventStoreDb, redactConnectionString } from '../../src/store/eventstoredb.js';

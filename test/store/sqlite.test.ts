@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { isRekeyError, type RekeyError } from '../../src/domain/errors.js';
+import { isRekeyError, type RekeyError } from '../../src/kernel/errors.js';
 import { createInMemoryEventStore } from '../../src/store/memory.js';
 import type { NewEvent } from '../../src/store/port.js';
 import { openSqliteEventStore, SQLITE_SCHEMA_VERSION, type SqliteEventStore } from '../../src/store/sqlite.js';

@@ -11,7 +11,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { changeFeed } from '../../../projections/index.js';
-import { isRekeyError } from '../../domain/errors.js';
+import { isRekeyError } from '../../kernel/errors.js';
 import type { ApiContext } from '../context.js';
 import { list, positiveInteger, single, type Query } from '../params.js';
 

@@ -9,7 +9,7 @@
  * the clear, it is accepted only from a loopback address (CREDENTIALS_REQUIRE_LOOPBACK otherwise).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { RekeyError } from '../../domain/errors.js';
+import { RekeyError } from '../../kernel/errors.js';
 import type { CommandOptions } from '../../engine/engine.js';
 import { createConnection, fixConnection } from '../../engine/portal.js';
 import type { RecordedEvent } from '../../store/port.js';

@@ -16,7 +16,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { COLUMNS, ID_COLUMN, ROW_NOT_FOUND, TABLES, isTableName, type PointInTime, type Row, type TableName } from '../../../projections/index.js';
-import { RekeyError } from '../../domain/errors.js';
+import { RekeyError } from '../../kernel/errors.js';
 import { FORMATTED_VALUE_SUFFIX, runQuery } from '../../query/index.js';
 import type { ApiContext } from '../context.js';
 import { invalid, resourceNotFound } from '../errors.js';

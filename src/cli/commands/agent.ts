@@ -1,18 +1,18 @@
 /**
  * `rekey agent --server URL --name NAME [--keystore FILE] [--once]`: the machine side as a process
- * (DESIGN.md section 7). It joins its group (the group password from REKEY_GROUP_PASSWORD, standard
+ * (docs/operations.md). It joins its group (the group password from REKEY_GROUP_PASSWORD, standard
  * input or a prompt; never the command line), checks in every interval of service time, takes or
  * issues renewal keys, runs connections on request, and rejoins with --rejoin. Its key store is a
  * file of its own, encrypted under the machine passphrase (REKEY_MACHINE_PASSPHRASE or a prompt).
  * stdout carries one line per thing it did (a JSON object each with --json).
  */
 import type { Command } from 'commander';
-import { RekeyError } from '../../domain/errors.js';
 import { checkName } from '../../domain/names.js';
 import { parseAgentVersion } from '../../domain/agentVersion.js';
 import { DEFAULT_AGENT_VERSION, runAgent, type AgentEvent } from '../../remote/agentProcess.js';
 import { secretFrom } from '../../remote/secretInput.js';
-import { ARGUMENT_INVALID, parseInteger } from '../arguments.js';
+import { ARGUMENT_INVALID, RekeyError } from '../../kernel/errors.js';
+import { parseInteger } from '../arguments.js';
 import { printLine } from '../output.js';
 
 interface AgentOptions {

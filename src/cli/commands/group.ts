@@ -4,8 +4,9 @@
  */
 import type { Command } from 'commander';
 import type { AdminCommand } from '../../admin/commands.js';
-import { RekeyError } from '../../domain/errors.js';
-import { ARGUMENT_INVALID, parseInstantArgument, parseInteger } from '../arguments.js';
+import { RekeyError } from '../../kernel/errors.js';
+import { ARGUMENT_INVALID } from '../../kernel/errors.js';
+import { parseInstantArgument, parseInteger } from '../arguments.js';
 import { openTarget, withChangeOptions, withTargetOptions, type ChangeOptions, type TargetOptions } from '../adminOptions.js';
 import { printResult } from '../adminOutput.js';
 import { findRow, showRow } from '../showRow.js';

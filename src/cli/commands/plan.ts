@@ -1,7 +1,7 @@
 /** `rekey plan [--as-of T] [--json] [--ics FILE]`: the admin checklist as a plan (src/plan/plan.ts). */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { RekeyError } from '../../domain/errors.js';
+import { RekeyError } from '../../kernel/errors.js';
 import { planToIcs } from '../../plan/ics.js';
 import { parseInstantArgument } from '../arguments.js';
 import { openTarget, withTargetOptions, type TargetOptions } from '../adminOptions.js';

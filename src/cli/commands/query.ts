@@ -5,7 +5,7 @@ import { alignedTable, printJson, printLine } from '../output.js';
 import { withReadModel } from '../readModelOptions.js';
 import { cell, columnsOf } from '../rowFormat.js';
 import { withStoreOptions } from '../storeOptions.js';
-import { RekeyError } from '../../domain/errors.js';
+import { RekeyError } from '../../kernel/errors.js';
 import { toCsv } from '../../fleet/csv.js';
 
 interface QueryOptions {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { createServer, DEFAULT_HOST, DEFAULT_PORT } from '../../api/index.js';
 import { engineAccess, machineApi, serviceClockFromOptions } from '../../remote/index.js';
-import { runConnectionRoute } from '../../remote/runRoute.js';
+import { runConnectionRoute } from '../../api/routes/runConnection.js';
 import { parseInstantArgument, parseInteger } from '../arguments.js';
 import { printLine } from '../output.js';
 import { dbFile, openStore, withStoreOptions } from '../storeOptions.js';

@@ -12,7 +12,7 @@ export function simulateCommand(program: Command): void {
   withStoreOptions(
     program
       .command('simulate')
-      .argument('<scenario>', 'scenario file (JSON, DESIGN.md section 6; schema in docs/scenario-schema.json)')
+      .argument('<scenario>', 'scenario file (JSON: docs/scenarios.md, schema in docs/scenario-schema.json)')
       .description('run a scenario through the real engine and machine agents, into a new or empty store')
       .option('--seed <n>', "override the scenario's seed (0 to 4294967295)")
       .option('--json', 'print one JSON object: seed, events, rejected, stateHash, summary'),

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { RekeyError } from '../../domain/errors.js';
+import { RekeyError } from '../../kernel/errors.js';
 import { printJson, printLine } from '../output.js';
 import { openStore, withStoreOptions } from '../storeOptions.js';
 

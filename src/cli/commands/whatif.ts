@@ -2,8 +2,8 @@ import type { Command } from 'commander';
 import { loadHabitsFile, NO_HABITS } from '../../fleet/habits.js';
 import { forecastKeys } from '../../fleet/forecast.js';
 import { parseSet, whatIf, type Difference } from '../../fleet/whatif.js';
-import { RekeyError } from '../../domain/errors.js';
-import { ARGUMENT_INVALID, parseInstantArgument } from '../arguments.js';
+import { ARGUMENT_INVALID, RekeyError } from '../../kernel/errors.js';
+import { parseInstantArgument } from '../arguments.js';
 import { alignedTable, printJson, printLine } from '../output.js';
 import { openStore, withStoreOptions } from '../storeOptions.js';
 

@@ -1,4 +1,4 @@
-import type { Envelope } from '../../crypto/types.js';
+import type { Envelope } from '../../kernel/envelope.js';
 import type { ConnectionTarget } from '../events.js';
 
 /**

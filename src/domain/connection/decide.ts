@@ -1,5 +1,5 @@
 /** The rules of one desktop flow connection (R13, R14, R15, R18, R19, R20). */
-import { RekeyError, errorKind } from '../errors.js';
+import { RekeyError, errorKind } from '../../kernel/errors.js';
 import type { ConnectionEvent, Timed } from '../events.js';
 import type { ConnectionCommand } from './commands.js';
 import { ciphertextFor, type ConnectionState } from './state.js';

@@ -1,5 +1,5 @@
 /** A desktop flow connection: its target and the ciphertexts of its credentials, one per live key. */
-import type { Envelope } from '../../crypto/types.js';
+import type { Envelope } from '../../kernel/envelope.js';
 import type { ConnectionTarget } from '../events.js';
 import type { Instant } from '../time.js';
 

@@ -2,7 +2,7 @@
  * What can be asked of a machine group. Every command carries `at`, the instant the injected clock
  * gave when it was issued; deciders never read a clock.
  */
-import type { Envelope } from '../../crypto/types.js';
+import type { Envelope } from '../../kernel/envelope.js';
 
 /** A certificate as a machine presents it; the engine has parsed it from the PEM. */
 export interface PresentedCertificate {

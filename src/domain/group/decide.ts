@@ -5,7 +5,7 @@
  */
 import { takesPartInRenewals, parseAgentVersion } from '../agentVersion.js';
 import { checkName } from '../names.js';
-import { RekeyError } from '../errors.js';
+import { RekeyError } from '../../kernel/errors.js';
 import type { GroupEvent, Timed } from '../events.js';
 import {
   DEFAULT_GRACE_MINUTES,

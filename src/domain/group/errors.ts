@@ -1,5 +1,5 @@
 /** Refusals of the machine group decider; each code is catalogued in docs/contract.md. */
-import { errorKind } from '../errors.js';
+import { errorKind } from '../../kernel/errors.js';
 
 export const GROUP_NOT_FOUND = errorKind('GROUP_NOT_FOUND', 'not_found');
 export const GROUP_EXISTS = errorKind('GROUP_EXISTS', 'conflict');

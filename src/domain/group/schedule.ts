@@ -7,7 +7,7 @@ import { renewalEnd, renewalStart } from '../periods.js';
 import type { Instant } from '../time.js';
 import { primaryKey, type GroupState } from './state.js';
 
-/** Same-instant order of DESIGN.md section 1: pickup, then key retirement, then renewal start. */
+/** Same-instant order (docs/model.md): pickup, then key retirement, then renewal start. */
 export type DueKind = 'pickup' | 'retirement' | 'renewalStart';
 const RANK: Record<DueKind, number> = { pickup: 0, retirement: 1, renewalStart: 2 };
 

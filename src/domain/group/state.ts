@@ -2,7 +2,7 @@
  * The state of one machine group as its deciders need it: membership, keys, settings and the
  * renewal in progress. Derived only by `evolveGroup` from the group's events.
  */
-import type { Envelope } from '../../crypto/types.js';
+import type { Envelope } from '../../kernel/envelope.js';
 import type { MachineKeyDeliveryStatus } from '../events.js';
 import type { PeriodSettings } from '../periods.js';
 import type { Instant } from '../time.js';

@@ -1,5 +1,5 @@
 /**
- * The scenario file's vocabulary (DESIGN.md section 6): every field the loader accepts, whether it is
+ * The scenario file's vocabulary (docs/scenarios.md): every field the loader accepts, whether it is
  * required, and the bounds the loader enforces beyond the domain's own (R1/R2 live in periods.ts).
  * docs/scenario-schema.json describes the same fields; a test walks the schema and compares it with
  * these tables, so they are the single source the loader, the schema and the tests agree on.

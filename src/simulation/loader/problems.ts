@@ -2,7 +2,7 @@
  * The problems a scenario file has, each with the JSON path of the bad value and what was expected,
  * and the one RekeyError (SCENARIO_INVALID) that reports them all.
  */
-import { RekeyError, errorKind } from '../../domain/errors.js';
+import { RekeyError, errorKind } from '../../kernel/errors.js';
 
 export const SCENARIO_INVALID = errorKind('SCENARIO_INVALID', 'validation');
 

@@ -5,7 +5,7 @@
  * compared with the known field names and reported, never assigned onto anything.
  */
 import { parseAgentVersion } from '../../domain/agentVersion.js';
-import { isRekeyError } from '../../domain/errors.js';
+import { isRekeyError } from '../../kernel/errors.js';
 import { type Instant, parseInstant } from '../../domain/time.js';
 import {
   MAX_INSTANT_LENGTH,
@@ -115,7 +115,7 @@ export function readArray(problems: Problems, slot: Slot, what: string): Slot[] 
   return slots;
 }
 
-/** A name (DESIGN section 6: names identify things and become the tables' `name` column). */
+/** A name (docs/scenarios.md: names identify things and become the tables' `name` column). */
 export function readName(problems: Problems, slot: Slot, what: string): string | undefined {
   const expected = `a ${what}: ${NAME_EXPECTED}`;
   if (!present(problems, slot, expected)) return undefined;

@@ -17,7 +17,7 @@
  * metadata round-trips exactly whatever keys it holds (even one called `rekey`).
  */
 import { createHash } from 'node:crypto';
-import { RekeyError } from '../../domain/errors.js';
+import { RekeyError } from '../../kernel/errors.js';
 import { STORE_CORRUPT } from '../errors.js';
 import { canonicalJson, type StoredChainLink } from '../hashChain.js';
 import type { EventMetadata, RecordedEvent } from '../port.js';

@@ -52,7 +52,7 @@ if (root && process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]
   const dist = (path: string) => import(`${root}/dist/${path}`);
   const { Engine } = (await dist('src/engine/engine.js')) as typeof import('../../../src/engine/engine.js');
   const { openSqliteEventStore } = (await dist('src/store/sqlite.js')) as typeof import('../../../src/store/sqlite.js');
-  const { isRekeyError } = (await dist('src/domain/errors.js')) as typeof import('../../../src/domain/errors.js');
+  const { isRekeyError } = (await dist('src/kernel/errors.js')) as typeof import('../../../src/kernel/errors.js');
   const config = JSON.parse(process.argv[2]!) as ConcurrencyConfig;
   const store = openSqliteEventStore({ file: config.db, busyTimeoutMs: 30_000 });
   const engine = await Engine.open({ store, clock: { now: () => config.at }, ids: { next: () => `w${config.worker}-${randomUUID()}` }, maxRetries: 1000 });

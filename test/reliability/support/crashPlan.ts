@@ -3,8 +3,10 @@
  * is a pure function of (seed, k) and happens at the instant `instantOf(k)`, so that a restarted
  * engine process can carry on with command k+1 after the last acknowledged one, however it died.
  * Which events a command writes depends on the log (who holds which key, who checked in); the
- * stream itself does not. No runtime imports: the worker process loads this file on its own.
+ * stream itself does not. The worker process loads a transpiled copy of this file, whose imports of
+ * src/ resolve to the built dist/ (see `compiledWorkers` in processes.ts).
  */
+import { mulberry32 } from '../../../src/kernel/random.js';
 
 export const T0 = Date.UTC(2026, 0, 1);
 /** One command per simulated day: short keys (R1/R2 minima) then renew every 45 to 90 days. */
@@ -60,17 +62,6 @@ const SETUP: Planned[] = [
 ];
 export const SETUP_COMMANDS = SETUP.length;
 
-/** mulberry32 */
-export function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Tuned so that the groups live through many renewals: most renewals are taken by the machines
 // that stay online, some machines miss one and rejoin, and the first machine of each group is never
@@ -83,7 +74,7 @@ const TOTAL_WEIGHT = WEIGHTS.reduce((sum, [, w]) => sum + w, 0);
 
 export function planCommand(seed: number, k: number): Planned {
   if (k < SETUP.length) return SETUP[k]!;
-  const random = prng((seed ^ Math.imul(k, 0x9e3779b1)) >>> 0);
+  const random = mulberry32((seed ^ Math.imul(k, 0x9e3779b1)) >>> 0);
   random();
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
   let roll = random() * TOTAL_WEIGHT;

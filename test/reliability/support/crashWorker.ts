@@ -33,7 +33,7 @@ const portal = (await dist('src/engine/portal.js')) as typeof import('../../../s
 const { openSqliteEventStore } = (await dist('src/store/sqlite.js')) as typeof import('../../../src/store/sqlite.js');
 const { openReadModel } = (await dist('projections/index.js')) as typeof import('../../../projections/index.js');
 const { generateKeyPair, parseCertificate } = (await dist('src/crypto/index.js')) as typeof import('../../../src/crypto/index.js');
-const { isRekeyError } = (await dist('src/domain/errors.js')) as typeof import('../../../src/domain/errors.js');
+const { isRekeyError } = (await dist('src/kernel/errors.js')) as typeof import('../../../src/kernel/errors.js');
 const { keyByVersion } = (await dist('src/domain/group/state.js')) as typeof import('../../../src/domain/group/state.js');
 
 type Engine = import('../../../src/engine/engine.js').Engine;

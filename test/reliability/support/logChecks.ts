@@ -9,8 +9,8 @@ import { evolveGroup } from '../../../src/domain/group/evolve.js';
 import { nextDue } from '../../../src/domain/group/schedule.js';
 import { initialGroupState, type GroupState } from '../../../src/domain/group/state.js';
 import { toIso } from '../../../src/domain/time.js';
-import { toDomainEvent } from '../../../src/engine/codec.js';
-import { streamKind } from '../../../src/engine/streams.js';
+import { toDomainEvent } from '../../../src/domain/codec.js';
+import { streamKind } from '../../../src/domain/streams.js';
 import type { EventStore, RecordedEvent } from '../../../src/store/port.js';
 
 /** Positions 1..n, revisions 0..m per stream, and each command id's events written by one append. */
@@ -119,12 +119,3 @@ export async function readModelProblems(store: EventStore, file: string): Promis
   }
 }
 
-export async function readAllEvents(store: EventStore): Promise<RecordedEvent[]> {
-  const events: RecordedEvent[] = [];
-  for (let from = 1; ; ) {
-    const page = await store.readAll(from, 5000);
-    events.push(...page);
-    if (page.length < 5000) return events;
-    from = page[page.length - 1]!.position + 1;
-  }
-}

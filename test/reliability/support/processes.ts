@@ -27,7 +27,8 @@ export function compiledWorkers(): string {
       fileName: `${name}.ts`,
       compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
     });
-    writeFileSync(join(dir, `${name}.js`), outputText);
+    // The copies run outside the repository: their imports of src/ go to the build that globalSetup made.
+    writeFileSync(join(dir, `${name}.js`), outputText.replaceAll("from '../../../src/", `from '${REPO_ROOT}/dist/src/`));
   }
   compiled = dir;
   return dir;
@@ -100,7 +101,7 @@ export async function pool<T>(tasks: readonly (() => Promise<T>)[], limit: numbe
   return results;
 }
 
-/** The CLI's error contract (DESIGN.md section 7) on one finished run; returns the error code, or null for success. */
+/** The CLI's error contract (docs/contract.md, section 4) on one finished run; returns the error code, or null for success. */
 export function cliOutcome(run: CliRun): { ok: true } | { ok: false; code: string; message: string } {
   return run.status === 0 ? { ok: true } : parseCliError(run);
 }

@@ -44,3 +44,6 @@ export function isRekeyError(error: unknown, code?: string): error is RekeyError
   return error instanceof Error && typeof (error as RekeyError).code === 'string' && 'kind' in error &&
     (code === undefined || (error as RekeyError).code === code);
 }
+
+/** A command-line argument or request value that is not what its option accepts (exit 2, HTTP 400). */
+export const ARGUMENT_INVALID = errorKind('ARGUMENT_INVALID', 'validation');

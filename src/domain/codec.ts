@@ -3,10 +3,25 @@
  * (`occurredAt`), apart from the store's own append time. Old shapes of an event are upcast here on
  * read, by type name, and never rewritten in the log.
  */
-import type { DomainEvent, Timed } from '../domain/events.js';
-import { RekeyError, errorKind } from '../domain/errors.js';
-import { toIso } from '../domain/time.js';
-import type { NewEvent, RecordedEvent } from '../store/port.js';
+import { RekeyError, errorKind } from '../kernel/errors.js';
+import type { DomainEvent, Timed } from './events.js';
+import { toIso } from './time.js';
+
+/**
+ * What the codec needs of a store's records, stated here so that the domain depends on no store:
+ * the store port's `NewEvent` and `RecordedEvent` have exactly these shapes (and more).
+ */
+export interface EncodedEvent {
+  type: string;
+  data: Record<string, unknown>;
+  metadata: { occurredAt: string; commandId: string; correlationId: string };
+}
+export interface StoredEvent {
+  readonly type: string;
+  readonly data: Record<string, unknown>;
+  readonly metadata: { readonly occurredAt: string };
+  readonly position: number;
+}
 
 export const EVENT_UNREADABLE = errorKind('EVENT_UNREADABLE', 'integrity');
 
@@ -15,7 +30,7 @@ export interface CommandContext {
   readonly correlationId: string;
 }
 
-export function toNewEvent(event: Timed<DomainEvent>, context: CommandContext): NewEvent {
+export function toNewEvent(event: Timed<DomainEvent>, context: CommandContext): EncodedEvent {
   return {
     type: event.type,
     data: event.data as unknown as Record<string, unknown>,
@@ -27,7 +42,7 @@ type Upcaster = (data: Record<string, unknown>) => Record<string, unknown>;
 /** Upcasters by event type, applied in order. None are needed yet: every shape is version 1. */
 const UPCASTERS: Partial<Record<string, Upcaster[]>> = {};
 
-export function toDomainEvent(recorded: RecordedEvent): Timed<DomainEvent> {
+export function toDomainEvent(recorded: StoredEvent): Timed<DomainEvent> {
   const at = Date.parse(recorded.metadata.occurredAt);
   if (!Number.isFinite(at)) {
     throw new RekeyError(EVENT_UNREADABLE, `event at position ${recorded.position} has occurredAt ${JSON.stringify(recorded.metadata.occurredAt)}, which is not an ISO-8601 instant`, { position: recorded.position });

@@ -6,9 +6,9 @@
  * connection that needs fixing cannot run: the failure is recorded at once and `runId` is null (R18).
  */
 import type { FastifyInstance } from 'fastify';
-import { eventView } from '../admin/eventView.js';
-import type { EventStore } from '../store/port.js';
-import type { RunQueue } from './runQueue.js';
+import { eventView } from '../../admin/eventView.js';
+import type { EventStore } from '../../store/port.js';
+import type { RunQueue } from '../../remote/runQueue.js';
 
 const BODY = {
   type: 'object',
