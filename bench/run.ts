@@ -7,6 +7,7 @@
 import { benchSimulation } from './simulation.js';
 import { benchStoreAppend } from './storeAppend.js';
 import { benchProjections } from './projections.js';
+import { benchCliStartup } from './cliStartup.js';
 
 export interface Benchmark {
   name: string;
@@ -35,6 +36,11 @@ export const BENCHMARKS: Benchmark[] = [
     name: 'projections',
     description: 'read model rebuild vs bare better-sqlite3 read + JSON.parse (ratio >= 0.5); as-of via snapshots vs full replay (ratio < 0.01); peak memory (1,000,000 events; REKEY_BENCH_PROJECTION_EVENTS to change)',
     run: () => benchProjections({ print: false }),
+  },
+  {
+    name: 'cliStartup',
+    description: 'CPU of rekey --version and rekey query on a small store vs bare node, interleaved (target < 0.3 s of CPU each)',
+    run: () => benchCliStartup(),
   },
 ];
 

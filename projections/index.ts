@@ -14,7 +14,7 @@ export {
 } from './readModel.js';
 export {
   AS_OF_CONFLICT, POSITION_OUT_OF_RANGE, ROW_NOT_FOUND,
-  projectionAt, rowHistory, tableAt, tablesAt, tablesDiff,
+  diffTables, projectionAt, rowHistory, tableAt, tablesAt, tablesDiff,
   type PointInTime, type ProjectionSource, type ResolvedPoint, type RowDifference, type RowHistory, type RowHistoryEntry, type TablesAt, type TablesDiff,
 } from './timeTravel.js';
 export { CHANGE_TYPE_UNKNOWN, changeFeed, changeFilter, type ChangeFeedOptions, type FeedChange } from './feed.js';

@@ -210,20 +210,13 @@ export interface TablesDiff {
   readonly changes: RowDifference[];
 }
 
-/** What changed in the tables between two points in time, row by row (tables in order, then by name). */
-export async function tablesDiff(
-  source: ProjectionSource,
-  from: PointInTime,
-  to: PointInTime,
-  options: { tables?: readonly string[] } = {},
-): Promise<TablesDiff> {
-  const tables = (options.tables ?? TABLES).map(requireTable);
-  const [a, b] = [await tablesAt(source, from), await tablesAt(source, to)];
+/** Row by row, what changed from one set of tables to another (tables in order, then by name). */
+export function diffTables(a: Record<TableName, Row[]>, b: Record<TableName, Row[]>, tables: readonly TableName[] = TABLES): RowDifference[] {
   const changes: RowDifference[] = [];
   for (const table of tables) {
     const idColumn = COLUMNS[table][0]!;
-    const before = new Map(a.tables[table].map((row) => [String(row[idColumn]), row]));
-    const after = new Map(b.tables[table].map((row) => [String(row[idColumn]), row]));
+    const before = new Map(a[table].map((row) => [String(row[idColumn]), row]));
+    const after = new Map(b[table].map((row) => [String(row[idColumn]), row]));
     const perTable: RowDifference[] = [];
     for (const [id, row] of after) {
       const old = before.get(id);
@@ -240,5 +233,18 @@ export async function tablesDiff(
     perTable.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
     changes.push(...perTable);
   }
+  return changes;
+}
+
+/** What changed in the tables between two points in time, row by row (tables in order, then by name). */
+export async function tablesDiff(
+  source: ProjectionSource,
+  from: PointInTime,
+  to: PointInTime,
+  options: { tables?: readonly string[] } = {},
+): Promise<TablesDiff> {
+  const tables = (options.tables ?? TABLES).map(requireTable);
+  const [a, b] = [await tablesAt(source, from), await tablesAt(source, to)];
+  const changes = diffTables(a.tables, b.tables, tables);
   return { from: { position: a.position, instant: a.instant }, to: { position: b.position, instant: b.instant }, changes };
 }

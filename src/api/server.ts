@@ -31,6 +31,8 @@ import { dashboardPage } from './dashboard/page.js';
 import { errorBody, handleError, invalid, RESOURCE_NOT_FOUND } from './errors.js';
 import { hostCheck, isLoopbackAddress } from './hostCheck.js';
 import { createMetrics } from './metrics.js';
+import { listenError } from './portInUse.js';
+import { adminRoutes } from './routes/admin.js';
 import { changeRoutes, type ChangeStreamOptions } from './routes/changes.js';
 import { commandRoutes } from './routes/commands.js';
 import { odataRoutes } from './routes/odata.js';
@@ -170,6 +172,7 @@ export async function createServer(options: ServerOptions): Promise<RekeyServer>
   });
   opsRoutes(app, ctx, metrics);
   commandRoutes(app, ctx);
+  adminRoutes(app, ctx);
   odataRoutes(app, ctx);
   readRoutes(app, ctx);
   const changeStreams = changeRoutes(app, ctx, options.changeStreams);
@@ -183,7 +186,7 @@ export async function createServer(options: ServerOptions): Promise<RekeyServer>
     webhooks.close();
     await readModel.close();
     clock.stop();
-    throw error;
+    throw listenError(error, host, port);
   }
   const address = app.server.address();
   const boundPort = typeof address === 'object' && address !== null ? address.port : port;

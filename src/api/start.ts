@@ -19,5 +19,7 @@ try {
 } catch (error) {
   const code = (error as { code?: unknown }).code;
   process.stderr.write(`rekey: ${typeof code === 'string' ? `${code}: ` : ''}${error instanceof Error ? error.message : String(error)}\n`);
-  process.exitCode = 1;
+  // PORT_IN_USE and other input to fix exit 2, as the rekey command does.
+  const exit = (error as { exitCode?: unknown }).exitCode;
+  process.exitCode = typeof exit === 'number' ? exit : 1;
 }

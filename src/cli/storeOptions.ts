@@ -25,8 +25,11 @@ export function dbFile(options: StoreOptions): string {
   return options.db ?? process.env.REKEY_DB ?? DEFAULT_DB;
 }
 
-/** Opens the store; `mustExist` for commands that only read (a missing file is a mistake, not an empty log). */
-export async function openStore(options: StoreOptions, mode: { mustExist: boolean }): Promise<EventStore & Partial<Pick<SqliteEventStore, 'verify'>>> {
+/**
+ * Opens the store; `mustExist` for commands that only read or change an existing log (a missing file
+ * is a mistyped path, not an empty log; `hint` says how to make one).
+ */
+export async function openStore(options: StoreOptions, mode: { mustExist: boolean; hint?: string }): Promise<EventStore & Partial<Pick<SqliteEventStore, 'verify'>>> {
   const url = options.eventstore ?? process.env.REKEY_EVENTSTORE;
   if (url) {
     // One rekey log per database (the `rekey-log` stream); fail now, with the address, if it cannot be reached.
@@ -46,7 +49,7 @@ export async function openStore(options: StoreOptions, mode: { mustExist: boolea
     throw new RekeyError('ARGUMENT_INVALID', `store file ${file} is a directory; pass --db with an event store file (or a new file name)`, { file }, 'validation');
   }
   if (mode.mustExist && !existsSync(file)) {
-    throw new RekeyError('STORE_NOT_FOUND', `store file ${file} does not exist; run 'rekey simulate SCENARIO.json --db ${file}' first or pass --db with an existing store`, { file }, 'not_found');
+    throw new RekeyError('STORE_NOT_FOUND', `store file ${file} does not exist; ${mode.hint ?? `run 'rekey simulate SCENARIO.json --db ${file}' first`} or pass --db with an existing store`, { file }, 'not_found');
   }
   return openSqliteEventStore({ file });
 }

@@ -24,9 +24,13 @@ export class RekeyError extends Error {
     return { validation: 400, not_found: 404, conflict: 409, refused: 409, integrity: 500, internal: 500 }[this.kind];
   }
 
-  /** Exit codes of the command line (docs/contract.md, section 4): 1 a refused command or failed check, 2 bad usage or input. */
+  /**
+   * Exit codes of the command line (docs/contract.md): 1 a refused command or failed check, 2 bad
+   * usage or input. A name that matches nothing (a mistyped group, row or store file) is input to
+   * fix, so not_found exits 2 too.
+   */
   get exitCode(): number {
-    return this.kind === 'validation' ? 2 : 1;
+    return this.kind === 'validation' || this.kind === 'not_found' ? 2 : 1;
   }
 }
 

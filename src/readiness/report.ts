@@ -41,7 +41,7 @@ export interface ReadinessReport {
 }
 
 /** Folds the log up to `asOf` (all of it without) into the engine's working memory. */
-async function fleetAt(store: EventStore, asOf: Instant | undefined): Promise<Fleet> {
+export async function fleetAt(store: EventStore, asOf: Instant | undefined): Promise<Fleet> {
   const fleet = new Fleet();
   for await (const page of logPages(store)) {
     for (const event of page) {

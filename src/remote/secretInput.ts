@@ -54,7 +54,7 @@ async function read(source: SecretSource, env: Readonly<Record<string, string | 
 }
 
 /** Reads one line from the terminal without echoing it. */
-function promptHidden(question: string): Promise<string> {
+export function promptHidden(question: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const stdin = process.stdin;
     process.stderr.write(question);

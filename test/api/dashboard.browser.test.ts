@@ -105,6 +105,24 @@ describe('the dashboard in headless Chromium', () => {
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     expect(existsSync(SCREENSHOT)).toBe(true);
 
+    // Clicking HR-04's row explains it, as of the same instant, as GET /api/explain (and rekey explain) do.
+    await page.locator('[data-group="HR"] tr[data-machine="HR-04"] td').nth(1).click();
+    await page.locator('#explain[data-explain="flowmachines/HR-04"][data-state="ready"]').waitFor();
+    const explained = (await getJson(`${dashboard.url}/api/explain/flowmachines/HR-04?asOf=${new Date(inWindow).toISOString()}`)).body;
+    expect(explained.summary).toMatch(/^HR-04 is PendingNewKey/);
+    expect(await page.locator('#explain [data-summary]').innerText()).toBe(explained.summary);
+    expect(await page.locator('#explain [data-formula]').innerText()).toBe(explained.deadline.formula);
+    expect(explained.deadline.formula).toMatch(/^E = min\(Key Creation Date /);
+    expect(await page.locator('#explain ol.chain li').count()).toBe(explained.chain.length);
+    expect(await page.locator('#explain ol.chain').innerText()).toContain('RenewalStarted');
+    await page.screenshot({ path: join(ROOT, 'test-artifacts', 'dashboard-explain.png') });
+    // A group's "Why?" button explains the group; Escape closes the panel.
+    await page.locator('[data-group="HR"] button[data-explain-group="HR"]').click();
+    await page.locator('#explain[data-explain="flowmachinegroups/HR"][data-state="ready"]').waitFor();
+    expect(await page.locator('#explain [data-summary]').innerText()).toMatch(/^HR is renewing/);
+    await page.keyboard.press('Escape');
+    expect(await page.locator('#explain').isHidden()).toBe(true);
+
     // The machine page, as of the same instant: its connections card and "See all connections".
     await page.locator('[data-group="HR"] a[href="#/machine/HR-04"]').click();
     await page.locator('[data-machine-page="HR-04"]').waitFor();

@@ -80,7 +80,7 @@ describe('rekey token', () => {
     expect(role.status).toBe(2);
     expect(role.stderr).toMatch(/^rekey: ARGUMENT_INVALID: --role "root" is not a role; the roles are: admin .*reader/);
     const missing = rekey(['token', 'revoke', 'tk_000000000000', '--db', db]);
-    expect(missing.status).toBe(1);
+    expect(missing.status).toBe(2);
     expect(missing.stderr).toMatch(/^rekey: TOKEN_NOT_FOUND: no token has the id "tk_000000000000" in .*; the ids are: tk_/);
     const name = rekey(['token', 'create', '--role', 'admin', '--name', 'bad\nname', '--db', db]);
     expect(name.status).toBe(2);

@@ -23,7 +23,10 @@ const ALLOWED: Record<string, readonly string[]> = {
   'src/readiness': ['src/kernel', 'src/domain', 'src/store', 'src/engine', 'projections'],
   'src/remote': ['src/kernel', 'src/domain', 'src/crypto', 'src/store', 'src/engine', 'projections'],
   'src/fleet': ['src/kernel', 'src/domain', 'src/crypto', 'src/store', 'src/engine', 'projections', 'src/query', 'src/simulation', 'src/readiness'],
-  'src/api': ['src/kernel', 'src/domain', 'src/crypto', 'src/store', 'src/engine', 'projections', 'src/query', 'src/simulation', 'src/readiness', 'src/fleet', 'src/remote'],
+  'src/explain': ['src/kernel', 'src/domain', 'src/store', 'src/engine', 'projections', 'src/readiness'],
+  'src/plan': ['src/kernel', 'src/domain', 'src/store', 'src/engine', 'src/readiness', 'src/explain'],
+  'src/admin': ['src/kernel', 'src/domain', 'src/crypto', 'src/store', 'src/engine', 'projections', 'src/readiness', 'src/fleet', 'src/remote', 'src/explain', 'src/plan'],
+  'src/api': ['src/kernel', 'src/domain', 'src/crypto', 'src/store', 'src/engine', 'projections', 'src/query', 'src/simulation', 'src/readiness', 'src/fleet', 'src/remote', 'src/explain', 'src/plan', 'src/admin'],
 };
 /** Programs at the top (the CLI, the demo) may import any layer; nothing may import them. */
 const PROGRAMS = ['src/cli', 'src/demo'];

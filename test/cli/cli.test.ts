@@ -145,9 +145,9 @@ describe('rekey error paths', () => {
     expect(result.stderr).toMatch(/^rekey: ARGUMENT_INVALID: --as-of "2030-02-30" is not an ISO-8601 instant/);
   });
 
-  it('a missing store file exits 1 and says how to make one', () => {
+  it('a missing store file exits 2 (a mistyped path) and says how to make one', () => {
     const result = rekey(['query', 'flowmachines', '--db', join(dir, 'nope.db')]);
-    expect(result.status).toBe(1);
+    expect(result.status).toBe(2);
     expect(result.stderr).toMatch(/^rekey: STORE_NOT_FOUND: store file .*nope\.db does not exist; run 'rekey simulate/);
   });
 

@@ -114,7 +114,7 @@ describe('rekey import, forecast and whatif on the bundled export', () => {
     expectError(rekey(['whatif', '--set', 'group=Finance,keyExpiryGracePeriod=64799', '--db', db]), 'GRACE_OUT_OF_RANGE', 2,
       /keyExpiryGracePeriod 64799 is below the minimum of 64800 minutes \(45 days\)/);
     expectError(rekey(['whatif', '--set', 'group=HR,keyValidityPeriod=3000000', '--db', db]), 'VALIDITY_OUT_OF_RANGE', 2, /above the maximum of 2628000 minutes/);
-    expectError(rekey(['whatif', '--set', 'group=Nowhere,keyValidityPeriod=525600', '--db', db]), 'GROUP_NOT_FOUND', 1);
+    expectError(rekey(['whatif', '--set', 'group=Nowhere,keyValidityPeriod=525600', '--db', db]), 'GROUP_NOT_FOUND', 2);
     expectError(rekey(['whatif', '--set', 'Finance=64800', '--db', db]), 'ARGUMENT_INVALID', 2, /expected group=NAME,SETTING=MINUTES/);
     expectError(rekey(['whatif', '--db', db]), 'ARGUMENT_INVALID', 2);
     const quiet = rekey(['whatif', '--set', 'group=HR,colour=3', '--db', db, '--json']);
@@ -146,7 +146,7 @@ describe('errors of import, forecast and habits on the command line', () => {
 
   it('forecast: a missing store, an empty one, a bad habits file, a bad --until', () => {
     const dir = tempDir();
-    expectError(rekey(['forecast', '--db', join(dir, 'none.db')]), 'STORE_NOT_FOUND', 1);
+    expectError(rekey(['forecast', '--db', join(dir, 'none.db')]), 'STORE_NOT_FOUND', 2);
     const db = join(dir, 'fleet.db');
     expect(rekey(['import', ...JSON_FILES, '--db', db]).status).toBe(0);
     expectError(rekey(['forecast', '--db', db, '--habits', writeJson(dir, 'h.json', '{"X": "rarely"}')]), 'HABITS_INVALID', 2, /"rarely" is not a habit/);

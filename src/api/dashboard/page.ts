@@ -46,6 +46,7 @@ export function dashboardPage(): DashboardPage {
   <div class="ends"><span id="range-start"></span><span id="range-end"></span></div>
 </section>
 <main id="view"><div class="empty">Loading…</div></main>
+<aside id="explain" class="explain card" aria-live="polite" hidden></aside>
 <footer>rekey · tables as the Dataverse Web API shows them at <code>/api/data/v9.2</code> · change feed at <code>/api/changes</code> · <a href="/metrics">metrics</a></footer>
 <script>${DASHBOARD_JS}</script>
 </body>

@@ -269,6 +269,7 @@ export const DASHBOARD_JS = String.raw`
       badge(group.rekey_renewalstate === 'None' ? 'Active' : group.rekey_renewalstate, group.rekey_renewalstate),
       group.statecode === 1 ? badge(formatted(group, 'statuscode'), 'bad') : null,
       h('span', { class: 'spacer' }),
+      h('button', { type: 'button', class: 'why', 'data-explain-group': group.name, title: 'why is ' + group.name + ' in this state?', text: 'Why?' }),
       h('span', { class: 'muted small', text: 'key v' + keyVersionOf(group) + ' · ' + (group.primarypublickey ? String(group.primarypublickey).slice(0, 12) + '…' : 'no key yet') })));
     if (group.rekey_message) card.appendChild(h('div', { class: 'message', 'data-portal-message': 'true' }, keyIcon(18, '#b86e00'), h('span', { text: group.rekey_message })));
     if (group.rekey_renewalstate === 'Expired') card.appendChild(h('div', { class: 'message bad', text: 'Every machine missed the renewal: the group key expired and the group cannot be used. Delete it and create a new group.' }));
@@ -307,7 +308,7 @@ export const DASHBOARD_JS = String.raw`
       h('thead', null, h('tr', null, h('th', { text: 'Machine' }), h('th', { text: 'Key delivery' }), h('th', { text: 'Agent' }), h('th', { text: 'Last heartbeat' }), h('th', { text: deadline ? 'Key received · deadline' : 'Key received' }))),
       h('tbody', null, machines.map(function (m) {
         var status = statusName(m.keydeliverystatus);
-        return h('tr', { 'data-machine': m.name, 'data-status': status },
+        return h('tr', { 'data-machine': m.name, 'data-status': status, class: 'explainable', title: 'click: why is ' + m.name + ' ' + status + '?' },
           h('td', null, link('#/machine/' + encodeURIComponent(m.name), m.name)),
           h('td', null, badge(status)),
           h('td', { class: 'small', text: m.agentversion }),
@@ -322,7 +323,7 @@ export const DASHBOARD_JS = String.raw`
       h('thead', null, h('tr', null, h('th', { text: 'Connection' }), withTarget ? h('th', { text: 'Target' }) : null, h('th', { text: 'Status' }), h('th', { text: 'Last used' }), h('th', { text: 'Keys' }))),
       h('tbody', null, connections.map(function (c) {
         var keys = c.keythumbprints ? String(c.keythumbprints).split(',').length : 0;
-        return h('tr', { 'data-connection': c.name, 'data-status': c.status },
+        return h('tr', { 'data-connection': c.name, 'data-status': c.status, class: 'explainable', title: 'click: why is ' + c.name + ' ' + c.status + '?' },
           h('td', { text: c.name }),
           withTarget ? h('td', { class: 'small', text: c.targettype + ' ' + c.targetname }) : null,
           h('td', null, badge(c.status, c.status === 'Connected' ? 'ok' : 'bad')),
@@ -601,6 +602,58 @@ export const DASHBOARD_JS = String.raw`
     }
     return svg;
   }
+
+  // ---- why? (the explanation of one row, as rekey explain prints it) -------------------------
+  var explainBox = document.getElementById('explain');
+  function closeExplain() { explainBox.hidden = true; explainBox.textContent = ''; explainBox.removeAttribute('data-explain'); }
+  function showExplain(table, name) {
+    var key = table + '/' + name;
+    explainBox.hidden = false;
+    explainBox.setAttribute('data-explain', key);
+    explainBox.setAttribute('data-state', 'loading');
+    explainBox.textContent = '';
+    explainBox.appendChild(h('div', { class: 'muted', text: 'Explaining ' + name + '…' }));
+    api('/api/explain/' + encodeURIComponent(table) + '/' + encodeURIComponent(name) + query()).then(function (e) {
+      if (explainBox.getAttribute('data-explain') !== key) return;
+      explainBox.textContent = '';
+      explainBox.appendChild(h('div', { class: 'card-head' }, h('h2', { text: 'Why? ' + e.name }), h('span', { class: 'spacer' }),
+        h('button', { type: 'button', class: 'close', 'aria-label': 'close the explanation', text: '×', onclick: closeExplain })));
+      explainBox.appendChild(h('div', { class: 'muted small', text: e.table + ' as of ' + date(e.asOf) + ' · log position ' + e.position }));
+      explainBox.appendChild(h('p', { class: 'summary', 'data-summary': 'true', text: e.summary }));
+      if (e.deadline) {
+        explainBox.appendChild(h('h3', { text: 'Next deadline: ' + e.deadline.what + ' ' + date(e.deadline.at) + ' (' + e.deadline.rule + ')' }));
+        explainBox.appendChild(h('code', { class: 'formula', 'data-formula': 'true', text: e.deadline.formula }));
+        e.deadline.notes.forEach(function (note) { explainBox.appendChild(h('div', { class: 'small', text: note })); });
+      }
+      if (e.settings) {
+        explainBox.appendChild(h('div', { class: 'small' }, 'Settings in force since ' + date(e.settings.pickedUpAt) + ': validity ' + days(e.settings.inForce.keyValidityPeriod) + ', grace ' + days(e.settings.inForce.keyExpiryGracePeriod) +
+          (e.settings.pending.length ? ' · ' + e.settings.pending.length + ' change(s) waiting to be picked up' : '')));
+      }
+      explainBox.appendChild(h('h3', { text: 'What would change it' }));
+      explainBox.appendChild(h('ul', { class: 'levers' }, e.levers.map(function (l) { return h('li', null, h('b', { text: l.rule + ' ' }), l.what); })));
+      explainBox.appendChild(h('h3', { text: 'Rule chain' }));
+      explainBox.appendChild(h('ol', { class: 'chain' }, e.chain.map(function (c) {
+        return h('li', { 'data-position': c.position }, h('code', { text: '#' + c.position }), ' ' + date(c.occurredAt) + ' ', h('b', { text: c.event }), ' ', h('span', { class: 'badge', text: c.rules.join(' ') || 'import' }), ' ' + c.why);
+      })));
+      explainBox.setAttribute('data-state', 'ready');
+    }).catch(function (error) {
+      explainBox.textContent = '';
+      explainBox.appendChild(h('div', { class: 'error', text: String(error.message || error) }));
+      explainBox.setAttribute('data-state', 'error');
+    });
+  }
+  // A click on a machine or connection row (not on its link), or on a group's "Why?" button.
+  view.addEventListener('click', function (event) {
+    var target = event.target;
+    if (target.closest('a')) return;
+    var button = target.closest('[data-explain-group]');
+    if (button) { showExplain('flowmachinegroups', button.getAttribute('data-explain-group')); return; }
+    var row = target.closest('tr[data-machine], tr[data-connection]');
+    if (!row) return;
+    if (row.hasAttribute('data-machine')) showExplain('flowmachines', row.getAttribute('data-machine'));
+    else showExplain('desktopflowconnections', row.getAttribute('data-connection'));
+  });
+  document.addEventListener('keydown', function (event) { if (event.key === 'Escape' && !explainBox.hidden) closeExplain(); });
 
   window.addEventListener('hashchange', function () { state.seq++; load(); });
   var resizeTimer = null;

@@ -82,6 +82,16 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .history li { margin: 2px 0; font-size: 12px; }
 .history code { background: #f0f3f8; padding: 0 4px; border-radius: 3px; }
 .deadline.soon { color: var(--bad); font-weight: 600; }
+tr.explainable { cursor: pointer; }
+tr.explainable:hover td { background: #f5f8fd; }
+button.why { font-size: 12px; padding: 2px 8px; margin-right: 8px; }
+aside.explain { position: fixed; top: 70px; right: 16px; bottom: 16px; width: min(560px, 46vw); overflow: auto; z-index: 10; box-shadow: 0 8px 30px rgba(23, 37, 58, 0.25); }
+aside.explain[hidden] { display: none; }
+aside.explain .summary { font-weight: 600; }
+aside.explain code.formula { display: block; white-space: pre-wrap; background: #f0f3f8; padding: 6px 8px; border-radius: 4px; font-size: 12px; margin: 4px 0; }
+aside.explain ol.chain, aside.explain ul.levers { padding-left: 20px; font-size: 12px; }
+aside.explain ol.chain li { margin: 3px 0; }
+aside.explain button.close { font-size: 18px; line-height: 1; padding: 0 8px; }
 footer { text-align: center; color: var(--muted); font-size: 11px; padding: 0 0 20px; }
 @media (max-width: 1000px) { .columns, .stats { grid-template-columns: 1fr; } section.timebar { grid-template-columns: 1fr; } .timebar .ends { grid-column: 1; } }
 `;

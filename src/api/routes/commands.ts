@@ -15,6 +15,8 @@ import { MAX_NAME_LENGTH, NAME_PATTERN } from '../../domain/names.js';
 import type { CommandOptions } from '../../engine/engine.js';
 import { createConnection, fixConnection } from '../../engine/portal.js';
 import type { RecordedEvent } from '../../store/port.js';
+import { executeAdminCommand } from '../../admin/commands.js';
+import { eventView } from '../../admin/eventView.js';
 import { callerOf } from '../auth/access.js';
 import type { ApiContext } from '../context.js';
 import { CREDENTIALS_REQUIRE_LOOPBACK, invalid, resourceNotFound } from '../errors.js';
@@ -38,7 +40,7 @@ export const COMMAND_SCHEMAS = {
   setKeyExpiryGracePeriod: object({ group: NAME, minutes: MINUTES }, ['group', 'minutes']),
   setProactiveReencryption: object({ group: NAME, enabled: { type: 'boolean' } }, ['group', 'enabled']),
   deleteGroup: object({ group: NAME }, ['group']),
-  removeMachine: object({ group: NAME, machine: NAME }, ['group', 'machine']),
+  removeMachine: object({ group: NAME, machine: NAME }, ['machine']),
   createConnection: object({ name: NAME, group: NAME, machine: NAME, username: SECRET, password: SECRET }, ['name', 'username', 'password']),
   fixConnection: object({ connection: NAME, username: SECRET, password: SECRET }, ['connection', 'username', 'password']),
   processDue: object({}, []),
@@ -58,11 +60,13 @@ interface EventSummary {
   readonly stream: string;
   readonly type: string;
   readonly occurredAt: string;
+  /** The event's data with its opaque parts (ciphertexts, packages, wrapped keys, certificates) omitted. */
+  readonly data: Record<string, unknown>;
 }
 
-/** What a command answers: the events, without their payloads (which may hold ciphertexts or packages). */
+/** What a command answers: the events, without their opaque payloads (ciphertexts, packages). */
 function summarize(events: readonly RecordedEvent[]): EventSummary[] {
-  return events.map((event) => ({ position: event.position, stream: event.stream, type: event.type, occurredAt: event.metadata.occurredAt }));
+  return events.map((event) => ({ position: event.position, stream: event.stream, type: event.type, occurredAt: event.metadata.occurredAt, data: eventView(event).data }));
 }
 
 type Body = Record<string, unknown>;
@@ -80,7 +84,10 @@ export function commandRoutes(app: FastifyInstance, ctx: ApiContext): void {
     setKeyExpiryGracePeriod: (body, options) => engine.setKeyExpiryGracePeriod(body.group as string, body.minutes as number, options),
     setProactiveReencryption: (body, options) => engine.setProactiveReencryption(body.group as string, body.enabled as boolean, options),
     deleteGroup: (body, options) => engine.deleteGroup(body.group as string, options),
-    removeMachine: (body, options) => engine.removeMachine(body.group as string, body.machine as string, options),
+    // The group may be named; without it the machine's membership says which (the admin CLI's form).
+    removeMachine: (body, options) => body.group !== undefined
+      ? engine.removeMachine(body.group as string, body.machine as string, options)
+      : executeAdminCommand(engine, { command: 'removeMachine', machine: body.machine as string }, options),
     createConnection: (body, options, request) => {
       requireLoopback(request);
       const hasGroup = body.group !== undefined;

@@ -4,6 +4,7 @@ import { DEFAULT_ADMISSION_LIMITS, engineAccess, machineApi, serviceClockFromOpt
 import { readFileSync } from 'node:fs';
 import { isLoopbackAddress } from '../../api/hostCheck.js';
 import { RekeyError } from '../../kernel/errors.js';
+import { runConnectionRoute } from '../../api/routes/runConnection.js';
 import { parseInstantArgument, parseInteger } from '../arguments.js';
 import { authFileOf, withAuthFileOption } from '../authFileOption.js';
 import { printLine } from '../output.js';
@@ -15,6 +16,7 @@ interface ServeOptions {
   clockStart?: string;
   port?: string;
   host?: string;
+  create?: boolean;
   db?: string;
   eventstore?: string;
   authFile?: string;
@@ -46,7 +48,7 @@ export function serveCommand(program: Command): void {
     program
       .command('serve')
       .description('the HTTP API (commands, OData queries under /api/data/v9.2, change feed, webhooks, /metrics) and the dashboard at /')
-      .option('--port <n>', `port to listen on, 0 for any free one (default ${DEFAULT_PORT})`)
+      .option('--port <n>', `port to listen on, 0 for any free one (default $PORT or ${DEFAULT_PORT})`)
       .option('--host <address>', `address to listen on (default ${DEFAULT_HOST}; anything else exposes the API to the network)`)
       .option('--test-clock', 'run a test clock instead of the wall clock (refused when NODE_ENV=production)')
       .option('--clock-speed <n>', 'with --test-clock: simulated seconds per real second, to watch a renewal live')
@@ -56,7 +58,8 @@ export function serveCommand(program: Command): void {
       .option('--allow-host <name...>', 'more names the Host check accepts besides localhost, 127.0.0.1 and [::1]')
       .option('--max-change-streams <n>', 'change-feed connections open at once (default 1000; more are refused with 503)')
       .option('--unregistered-rate <n>', `machine API: requests per second from clients without a registered key (joins), all together; bursts of 4 times that (default ${DEFAULT_ADMISSION_LIMITS.unknownOverall.perSecond})`)
-      .option('--unregistered-rate-per-address <n>', `machine API: the same, per source address (default ${DEFAULT_ADMISSION_LIMITS.unknownPerAddress.perSecond})`),
+      .option('--unregistered-rate-per-address <n>', `machine API: the same, per source address (default ${DEFAULT_ADMISSION_LIMITS.unknownPerAddress.perSecond})`)
+      .option('--create', 'create the embedded store file when it does not exist yet (without it, a missing --db file is refused as a mistyped path)'),
   ))
     .addHelpText('after', `
 Prints the URL on stdout and runs until SIGINT or SIGTERM (Ctrl+C), then closes cleanly.
@@ -68,12 +71,14 @@ beyond loopback (--host 0.0.0.0) is refused until an active token exists; give -
 Examples:
   rekey serve --db /tmp/healthy.db
   rekey serve --db /srv/rekey.db --host 0.0.0.0 --tls-cert /etc/rekey/cert.pem --tls-key /etc/rekey/key.pem
+  rekey serve --db ./data/fleet.db --create --port 8081
   curl -s 'http://127.0.0.1:8080/api/data/v9.2/flowmachines?$filter=keydeliverystatus%20eq%202&$select=name,lastheartbeatdate'
   curl -s -X POST http://127.0.0.1:8080/api/commands/setKeyExpiryGracePeriod -H 'content-type: application/json' -d '{"group":"Finance","minutes":64800}'
 
 See docs/api.md for every endpoint.`)
     .action(async (options: ServeOptions) => {
-      const port = options.port === undefined ? DEFAULT_PORT : parseInteger('--port', options.port, 0, 65535);
+      const envPort = process.env.PORT === undefined || process.env.PORT === '' ? undefined : parseInteger('PORT', process.env.PORT, 0, 65535);
+      const port = options.port === undefined ? envPort ?? DEFAULT_PORT : parseInteger('--port', options.port, 0, 65535);
       const host = options.host ?? DEFAULT_HOST;
       const clock = serviceClockFromOptions({
         testClock: options.testClock,
@@ -91,7 +96,7 @@ See docs/api.md for every endpoint.`)
       const overall = rate('--unregistered-rate', options.unregisteredRate);
       const perAddress = rate('--unregistered-rate-per-address', options.unregisteredRatePerAddress);
       const limits = { ...(overall ? { unknownOverall: overall } : {}), ...(perAddress ? { unknownPerAddress: perAddress } : {}) };
-      const store = await openStore(options, { mustExist: false });
+      const store = await openStore(options, { mustExist: options.create !== true, hint: 'add --create to start a new store there' });
       try {
         // The machine API (issue 9) shares the engine and its command lock with the admin API.
         const server = await createServer({
@@ -104,7 +109,9 @@ See docs/api.md for every endpoint.`)
           ...(maxChangeStreams !== undefined ? { changeStreams: { maxConnections: maxChangeStreams } } : {}),
           ...(options.testClock ? { clock } : {}),
           extend: async (app, ctx) => {
-            await app.register(machineApi(engineAccess(ctx.engine, { clock, serialize: ctx.serialize }), { limits }));
+            const machines = machineApi(engineAccess(ctx.engine, { clock, serialize: ctx.serialize }), { limits });
+            await app.register(machines);
+            runConnectionRoute(app, machines.runs, ctx.store);
           },
         });
         // Listen for the signals before the URL is out: whoever reads it may stop the server at once.
