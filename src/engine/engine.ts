@@ -25,6 +25,7 @@ import type { EventStore, RecordedEvent } from '../store/port.js';
 import { toNewEvent, type CommandContext } from './codec.js';
 import { Fleet } from './fleet.js';
 import type { IdSource } from './ids.js';
+import { nameBasedId } from './nameIds.js';
 import { connectionStream, groupStream, machineStream } from './streams.js';
 
 export const CONNECTION_UNKNOWN = errorKind('CONNECTION_UNKNOWN', 'not_found');
@@ -181,13 +182,17 @@ export class Engine {
     options: CommandOptions = {},
   ): Promise<RecordedEvent[]> {
     await this.processDue();
-    const existing = this.fleet.groupStreamOf(input.name);
-    const groupId = this.ids.next();
-    return this.executeGroup(existing ?? groupStream(groupId), { type: 'CreateGroup', at: this.clock.now(), groupId, ...input }, options);
+    if (this.retriedForGroupName(input.name, options)) return [];
+    // The stream is chosen again on every attempt: a conflict means another writer created this
+    // name (or its incarnation) first, and the next attempt decides against what it recorded.
+    const target = () => this.fleet.groupStreamOf(input.name) ?? groupStream(nameBasedId('group', input.name, this.fleet.groupIncarnationsOf(input.name)));
+    const at = this.clock.now();
+    return this.executeGroup(target, (stream) => ({ type: 'CreateGroup', at, groupId: stream.slice('group-'.length), ...input }), options);
   }
 
   async joinMachine(request: JoinRequest, options: CommandOptions = {}): Promise<RecordedEvent[]> {
     await this.processDue();
+    if (this.retriedForGroupName(request.group, options)) return [];
     const stream = this.requireGroupStream(request.group);
     const claimed = request.credential.kind === 'firstKey' ? request.credential.certificate.thumbprint : request.credential.keyThumbprint;
     const certificatePem = request.credential.kind === 'firstKey'
@@ -210,6 +215,7 @@ export class Engine {
 
   async rejoinMachine(input: { group: string; machine: string; agentVersion: string; keyThumbprint: string; proof: string }, options: CommandOptions = {}) {
     await this.processDue();
+    if (this.retriedForGroupName(input.group, options)) return [];
     const stream = this.requireGroupStream(input.group);
     const pem = this.fleet.groups.get(stream)!.state.keys.find((key) => key.thumbprint === input.keyThumbprint)?.certificatePem;
     this.requireProof(pem, joinStatement(input.group, input.machine, input.keyThumbprint), input.proof, input.machine);
@@ -268,23 +274,26 @@ export class Engine {
     await this.processDue();
     const certificate = presented(input.certificatePem);
     const stream = machineStream(input.machineId);
-    if (this.fleet.revisionOf(stream) >= 0) return [];
     const event: Timed<DomainEvent> = {
       type: 'MachineRegistered',
       at: this.clock.now(),
       data: { machineId: input.machineId, name: input.name, agentVersion: input.agentVersion, certificatePem: certificate.pem, thumbprint: certificate.thumbprint },
     };
-    return this.execute(stream, () => [event], options);
+    // Registered once: a second registration (another process's, found on a conflict) is a no-op.
+    return this.execute(stream, () => (this.fleet.revisionOf(stream) >= 0 ? [] : [event]), options);
   }
 
   // ---- desktop flow connections ----------------------------------------------------------------
 
   async createConnection(input: { name: string; target: ConnectionTarget; ciphertexts: readonly Envelope[] }, options: CommandOptions = {}) {
     await this.processDue();
-    const stream = this.fleet.connectionStreamOf(input.name) ?? connectionStream(this.ids.next());
-    const connectionId = stream.slice('connection-'.length);
-    const liveThumbprints = this.fleet.liveCertificatesOf(input.target).map((c) => c.thumbprint);
-    return this.executeConnection(stream, { type: 'CreateConnection', at: this.clock.now(), connectionId, name: input.name, target: input.target, ciphertexts: input.ciphertexts, liveThumbprints }, options);
+    const target = () => this.fleet.connectionStreamOf(input.name) ?? connectionStream(nameBasedId('connection', input.name, this.fleet.connectionIncarnationsOf(input.name)));
+    const at = this.clock.now();
+    return this.execute(target, (stream) => {
+      const liveThumbprints = this.fleet.liveCertificatesOf(input.target).map((c) => c.thumbprint);
+      const command: ConnectionCommand = { type: 'CreateConnection', at, connectionId: stream.slice('connection-'.length), name: input.name, target: input.target, ciphertexts: input.ciphertexts, liveThumbprints };
+      return decideConnection(command, this.fleet.connections.get(stream)?.state ?? initialConnectionState);
+    }, options);
   }
 
   recordRun(connection: string, machine: string, keyThumbprint: string, reencrypted: Envelope | null, options: CommandOptions = {}) {
@@ -317,10 +326,21 @@ export class Engine {
     }
   }
 
+  /**
+   * A command id already recorded for a group of this name is a retry, even when that group has been
+   * deleted (or replaced by a new one of the same name) since: a retried deleteGroup is a no-op, not
+   * GROUP_NOT_FOUND, and never touches the new group.
+   */
+  private retriedForGroupName(name: string, options: CommandOptions): boolean {
+    return options.commandId !== undefined && this.fleet.commandSeenForGroupName(name, options.commandId);
+  }
+
   private async groupCommand(group: string, command: DistributiveOmit<GroupCommand, 'at'>, options: CommandOptions): Promise<RecordedEvent[]> {
     await this.processDue();
+    if (this.retriedForGroupName(group, options)) return [];
     const stream = this.requireGroupStream(group);
-    return this.executeGroup(stream, { ...command, at: this.clock.now() } as GroupCommand, options);
+    const at = this.clock.now();
+    return this.executeGroup(stream, () => ({ ...command, at }) as GroupCommand, options);
   }
 
   private async connectionCommand(
@@ -336,9 +356,15 @@ export class Engine {
     return this.executeConnection(stream!, { ...build(live), at: this.clock.now() } as ConnectionCommand, options);
   }
 
-  private async executeGroup(stream: string, command: GroupCommand, options: CommandOptions, reconcile = true): Promise<RecordedEvent[]> {
-    const recorded = await this.execute(stream, () => {
+  private async executeGroup(
+    target: string | (() => string),
+    build: GroupCommand | ((stream: string) => GroupCommand),
+    options: CommandOptions,
+    reconcile = true,
+  ): Promise<RecordedEvent[]> {
+    const recorded = await this.execute(target, (stream) => {
       const state = this.fleet.groups.get(stream)?.state ?? initialGroupState;
+      const command = typeof build === 'function' ? build(stream) : build;
       return decideGroup({ ...command, ...(command.type === 'JoinMachine' ? { memberOfGroup: this.fleet.groupOfMachine(command.machine) } : {}) } as GroupCommand, state);
     }, options);
     // Only these facts change which keys are live for a connection's target (R14-R16, R19, R20).
@@ -351,15 +377,17 @@ export class Engine {
   }
 
   /**
-   * 1. skip a command already recorded (same id); 2. decide on the current state; 3. append with
-   * the revision the decision was made on; 4. on a conflict, catch up and decide again.
+   * 1. pick the stream (a creation's stream can change between attempts); 2. skip a command already
+   * recorded there (same id); 3. decide on the current state; 4. append with the revision the
+   * decision was made on; 5. on a conflict, catch up and start again.
    */
-  private async execute(stream: string, decide: () => Timed<DomainEvent>[], options: CommandOptions): Promise<RecordedEvent[]> {
+  private async execute(target: string | (() => string), decide: (stream: string) => Timed<DomainEvent>[], options: CommandOptions): Promise<RecordedEvent[]> {
     const commandId = options.commandId ?? this.ids.next();
     const context: CommandContext = { commandId, correlationId: options.correlationId ?? commandId };
     for (let attempt = 0; ; attempt++) {
+      const stream = typeof target === 'string' ? target : target();
       if (this.fleet.commandSeen(stream, commandId)) return [];
-      const events = decide();
+      const events = decide(stream);
       if (events.length === 0) return [];
       const expected = this.fleet.revisionOf(stream);
       const newEvents = events.map((event) => toNewEvent(event, context));

@@ -48,6 +48,10 @@ export class Fleet {
   private readonly machineByName = new Map<string, string>();
   /** Group name by member machine name (R9). */
   private readonly membership = new Map<string, string>();
+  /** Every stream a group of each name was created in, deleted ones included, oldest first. */
+  private readonly groupIncarnations = new Map<string, string[]>();
+  /** How many connections of each name the log has created. */
+  private readonly connectionIncarnations = new Map<string, number>();
 
   apply(recorded: RecordedEvent): void {
     if (recorded.position !== this.position + 1) {
@@ -70,7 +74,10 @@ export class Fleet {
       case 'connection': {
         const slot = slotOf(this.connections, recorded.stream, initialConnectionState);
         slot.state = evolveConnection(slot.state, event as Timed<ConnectionEvent>);
-        if (event.type === 'ConnectionCreated' || event.type === 'ConnectionImported') this.connectionByName.set(slot.state.name, recorded.stream);
+        if (event.type === 'ConnectionCreated' || event.type === 'ConnectionImported') {
+          this.connectionByName.set(slot.state.name, recorded.stream);
+          this.connectionIncarnations.set(slot.state.name, (this.connectionIncarnations.get(slot.state.name) ?? 0) + 1);
+        }
         advance(slot, recorded);
         break;
       }
@@ -92,6 +99,7 @@ export class Fleet {
       case 'GroupCreated':
       case 'GroupImported':
         this.groupByName.set(state.name, stream);
+        this.groupIncarnations.set(state.name, [...(this.groupIncarnations.get(state.name) ?? []), stream]);
         break;
       case 'MachineJoined':
       case 'MachineImported':
@@ -121,6 +129,20 @@ export class Fleet {
   group(name: string): GroupState | undefined {
     const stream = this.groupByName.get(name);
     return stream ? this.groups.get(stream)?.state : undefined;
+  }
+
+  /** How many machine groups of this name were ever created: the incarnation the next one will be. */
+  groupIncarnationsOf(name: string): number {
+    return this.groupIncarnations.get(name)?.length ?? 0;
+  }
+
+  /** Whether a command with this id was recorded for a group of this name, in any of its incarnations. */
+  commandSeenForGroupName(name: string, commandId: string): boolean {
+    return (this.groupIncarnations.get(name) ?? []).some((stream) => this.commandSeen(stream, commandId));
+  }
+
+  connectionIncarnationsOf(name: string): number {
+    return this.connectionIncarnations.get(name) ?? 0;
   }
 
   groupNames(): string[] {

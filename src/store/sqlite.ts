@@ -20,7 +20,7 @@ import Database from 'better-sqlite3';
 import type { Observable } from 'rxjs';
 import { RekeyError } from '../domain/errors.js';
 import {
-  STORE_BUSY, STORE_NOT_FOUND, STORE_READONLY, STORE_SCHEMA_UNSUPPORTED, storeClosed, storeCorrupt,
+  STORE_NOT_FOUND, STORE_READONLY, STORE_SCHEMA_UNSUPPORTED, storeClosed, storeCorrupt,
   WrongExpectedRevisionError,
 } from './errors.js';
 import {
@@ -28,6 +28,7 @@ import {
   type StoredChainLink, type VerifyChainOptions, type VerifyResult,
 } from './hashChain.js';
 import type { AppendResult, EventMetadata, EventStore, ExpectedRevision, NewEvent, RecordedEvent } from './port.js';
+import { isSqliteError, translateSqliteError } from './sqliteErrors.js';
 import { SubscriptionHub } from './subscription.js';
 import { checkAppend, checkIndex, checkStream, expectedMatches, serializeEvents, type SerializedEvent } from './validation.js';
 
@@ -469,33 +470,6 @@ function migrate(db: Database.Database, from: number): void {
   }
 }
 
-interface SqliteError extends Error {
-  code: string;
-}
-
-function isSqliteError(error: unknown): error is SqliteError {
-  return error instanceof Error && typeof (error as SqliteError).code === 'string' && (error as SqliteError).code.startsWith('SQLITE_');
-}
-
-/** Maps SQLite failures to the store's error codes; everything else passes through. */
-function translate(error: unknown, file: string): unknown {
-  if (error instanceof RekeyError || !isSqliteError(error)) return error;
-  const code = error.code;
-  if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) {
-    return storeCorrupt(file, `${error.message} (${code})`);
-  }
-  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
-    return new RekeyError(STORE_BUSY, `the event store ${file} stayed locked by another writer: ${error.message}`, { file, code });
-  }
-  if (code.startsWith('SQLITE_READONLY')) {
-    return new RekeyError(STORE_READONLY, `the event store ${file} cannot be written: ${error.message}`, { file, code });
-  }
-  if (code.startsWith('SQLITE_CANTOPEN')) {
-    return new RekeyError(STORE_NOT_FOUND, `the event store ${file} cannot be opened: ${error.message}`, { file, code });
-  }
-  return error;
-}
-
 function guard<T>(fn: () => T, file: string): T {
   try {
     return fn();
@@ -503,3 +477,5 @@ function guard<T>(fn: () => T, file: string): T {
     throw translate(error, file);
   }
 }
+
+const translate = translateSqliteError;
