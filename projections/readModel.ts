@@ -51,7 +51,9 @@ export const READ_MODEL_FAILED = errorKind('READ_MODEL_FAILED', 'internal');
 
 /** The file's layout beside the projection's version: 2 added the checkpoint each row was written at. */
 const FILE_LAYOUT = 2;
-const FILE_VERSION = `${PROJECTION_VERSION}.${FILE_LAYOUT}`;
+/** What a read model file's `version` meta row says when this code wrote it. */
+export const READ_MODEL_FILE_VERSION = `${PROJECTION_VERSION}.${FILE_LAYOUT}`;
+const FILE_VERSION = READ_MODEL_FILE_VERSION;
 
 /**
  * Positions between snapshots. An as-of query replays half of this on average; 5,000 keeps it under
@@ -219,7 +221,7 @@ interface CachedRow {
 }
 
 /** Which log a file was built from: its first event's hash and append time. */
-function originOf(event: RecordedEvent): string {
+export function originOf(event: RecordedEvent): string {
   return `${event.hash}@${event.recordedAt}`;
 }
 

@@ -6,7 +6,9 @@ import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { RekeyError } from '../domain/errors.js';
 import type { EventStore } from '../store/port.js';
+import { incompleteSimulation } from '../simulation/runMarkers.js';
 import { openSqliteEventStore, type SqliteEventStore } from '../store/sqlite.js';
+import { reportWarning } from './output.js';
 
 export const DEFAULT_DB = './data/rekey.db';
 
@@ -25,8 +27,29 @@ export function dbFile(options: StoreOptions): string {
   return options.db ?? process.env.REKEY_DB ?? DEFAULT_DB;
 }
 
-/** Opens the store; `mustExist` for commands that only read (a missing file is a mistake, not an empty log). */
-export async function openStore(options: StoreOptions, mode: { mustExist: boolean }): Promise<EventStore & Partial<Pick<SqliteEventStore, 'verify'>>> {
+/**
+ * Opens the store; `mustExist` for commands that only read (a missing file is a mistake, not an empty
+ * log). Those readers also say, on stderr, when the log holds a simulation that did not finish
+ * (SIMULATION_INCOMPLETE), unless `warnIncomplete` is false (verify reports it as its result).
+ */
+export async function openStore(
+  options: StoreOptions & { json?: boolean },
+  mode: { mustExist: boolean; warnIncomplete?: boolean },
+): Promise<EventStore & Partial<Pick<SqliteEventStore, 'verify'>>> {
+  const store = await openStoreOnly(options, mode);
+  if (mode.mustExist && mode.warnIncomplete !== false) {
+    try {
+      const incomplete = await incompleteSimulation(store);
+      if (incomplete) reportWarning(incomplete, options.json === true);
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+  }
+  return store;
+}
+
+async function openStoreOnly(options: StoreOptions, mode: { mustExist: boolean }): Promise<EventStore & Partial<Pick<SqliteEventStore, 'verify'>>> {
   const url = options.eventstore ?? process.env.REKEY_EVENTSTORE;
   if (url) {
     // One rekey log per database (the `rekey-log` stream); fail now, with the address, if it cannot be reached.

@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { createServer, DEFAULT_HOST, DEFAULT_PORT } from '../../api/index.js';
 import { engineAccess, machineApi, serviceClockFromOptions } from '../../remote/index.js';
 import { parseInstantArgument, parseInteger } from '../arguments.js';
-import { printLine } from '../output.js';
+import { incompleteSimulation } from '../../simulation/runMarkers.js';
+import { printLine, reportWarning } from '../output.js';
 import { dbFile, openStore, withStoreOptions } from '../storeOptions.js';
 
 interface ServeOptions {
@@ -66,6 +67,8 @@ See docs/api.md for every endpoint.`)
           process.on('SIGTERM', stop);
         });
         const events = await store.headPosition();
+        const incomplete = await incompleteSimulation(store);
+        if (incomplete) reportWarning(incomplete, false);
         const source = (options.eventstore ?? (process.env.REKEY_EVENTSTORE || undefined))?.replace(/\/\/[^@/]*@/, '//***@') ?? dbFile(options);
         process.stderr.write(`rekey: serving ${source} (${events} events) at ${server.url}/ ; Ctrl+C stops\n`);
         printLine(`${server.url}/`);
