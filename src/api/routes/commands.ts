@@ -9,7 +9,7 @@
  * the clear, it is accepted only from a loopback address (CREDENTIALS_REQUIRE_LOOPBACK otherwise).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { RekeyError } from '../../domain/errors.js';
+import { RekeyError, isRekeyError } from '../../domain/errors.js';
 import type { CommandOptions } from '../../engine/engine.js';
 import { createConnection, fixConnection } from '../../engine/portal.js';
 import type { RecordedEvent } from '../../store/port.js';
@@ -101,7 +101,9 @@ export function commandRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const options: CommandOptions = typeof body.commandId === 'string' ? { commandId: body.commandId } : {};
       const events = await ctx.serialize(() => handlers[name](body, options, request));
       const last = events.at(-1);
-      if (last) await ctx.readModel.waitFor(last.position);
+      if (last) await ctx.readModel.waitFor(last.position).catch((error: unknown) => {
+        throw recordedButNotShown(events, error);
+      });
       return { command: name, events: summarize(events), position: await ctx.store.headPosition() };
     });
   }
@@ -110,6 +112,22 @@ export function commandRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const { name } = request.params as { name: string };
     throw resourceNotFound(`unknown command ${JSON.stringify(name.slice(0, 100))}; the commands are: ${Object.keys(COMMAND_SCHEMAS).join(', ')}`, { command: name.slice(0, 100) });
   });
+}
+
+/**
+ * The command is durable but the tables could not catch up (a full disk under the read model, ...):
+ * the answer keeps the cause's code and status and says that the events are recorded, so that the
+ * client knows a retry with the same commandId records nothing twice.
+ */
+function recordedButNotShown(events: readonly RecordedEvent[], error: unknown): unknown {
+  if (!isRekeyError(error)) return error;
+  const where = events.length === 1 ? `position ${events[0]!.position}` : `positions ${events[0]!.position} to ${events.at(-1)!.position}`;
+  return new RekeyError(
+    error.code,
+    `the command was recorded (${events.length} ${events.length === 1 ? 'event' : 'events'} at ${where}), but the tables could not be brought up to date: ${error.message}`,
+    { ...error.details, recorded: events.map((event) => event.position) },
+    error.kind,
+  );
 }
 
 function requireLoopback(request: FastifyRequest): void {
