@@ -24,6 +24,7 @@ import { WrongExpectedRevisionError } from '../store/errors.js';
 import type { EventStore, RecordedEvent } from '../store/port.js';
 import { toNewEvent, type CommandContext } from './codec.js';
 import { Fleet } from './fleet.js';
+import { DueQueue, type DueEntry } from './dueQueue.js';
 import type { IdSource } from './ids.js';
 import { nameBasedId } from './nameIds.js';
 import { connectionStream, groupStream, machineStream } from './streams.js';
@@ -112,26 +113,36 @@ export class Engine {
     return state;
   }
 
-  /** Each group's next due time, remembered until the group changes (hot in simulations). */
-  private readonly dueCache = new Map<string, { revision: number; at: Instant | null }>();
+  /** Every group's next due time, recomputed only for the groups that changed (DueQueue). */
+  private readonly due = new DueQueue();
+  /** Each group stream's rank in the log, for ties between due times at one instant. */
+  private readonly groupOrder = new Map<string, number>();
   private reconciledSinceOpen = false;
+  /** How many groups the last scheduler pass looked at: the due ones, never every group. */
+  lastPassExamined = 0;
 
-  private dueAtOf(stream: string, revision: number, state: GroupState): Instant | null {
-    const cached = this.dueCache.get(stream);
-    if (cached && cached.revision === revision) return cached.at;
-    const at = nextDue(state)?.at ?? null;
-    this.dueCache.set(stream, { revision, at });
-    return at;
+  private readonly dueIsCurrent = (entry: DueEntry) => this.fleet.groups.get(entry.stream)?.revision === entry.revision;
+
+  /** Brings the agenda up to date with the groups that changed since it last looked. */
+  private replan(): void {
+    for (const stream of this.fleet.takeScheduleChanges()) {
+      const slot = this.fleet.groups.get(stream);
+      if (!slot) continue;
+      let order = this.groupOrder.get(stream);
+      if (order === undefined) {
+        order = this.groupOrder.size;
+        this.groupOrder.set(stream, order);
+      }
+      const at = nextDue(slot.state)?.at ?? null;
+      if (at !== null) this.due.push({ at, stream, revision: slot.revision, order });
+    }
+    if (this.due.size > 2 * this.fleet.groups.size + 1024) this.due.compact(this.dueIsCurrent);
   }
 
   /** The earliest due time of any group, for schedulers that sleep until then. */
   nextDueAt(): Instant | null {
-    let earliest: Instant | null = null;
-    for (const [stream, slot] of this.fleet.groups) {
-      const at = this.dueAtOf(stream, slot.revision, slot.state);
-      if (at !== null && (earliest === null || at < earliest)) earliest = at;
-    }
-    return earliest;
+    this.replan();
+    return this.due.peek(this.dueIsCurrent)?.at ?? null;
   }
 
   // ---- the scheduler ---------------------------------------------------------------------------
@@ -148,11 +159,20 @@ export class Engine {
     }
     const now = this.clock.now();
     const recorded: RecordedEvent[] = [];
-    for (const [stream, slot] of this.fleet.groups) {
-      const dueAt = this.dueAtOf(stream, slot.revision, slot.state);
-      if (dueAt === null || dueAt > now) continue;
-      recorded.push(...(await this.executeGroup(stream, { type: 'ProcessDue', at: now }, {}, false)));
+    // The due groups only, earliest first; one whose pass records nothing stays due (level-triggered).
+    const stillDue: DueEntry[] = [];
+    let examined = 0;
+    for (;;) {
+      this.replan();
+      const next = this.due.peek(this.dueIsCurrent);
+      if (!next || next.at > now) break;
+      this.due.pop();
+      examined++;
+      recorded.push(...(await this.executeGroup(next.stream, { type: 'ProcessDue', at: now }, {}, false)));
+      if (this.dueIsCurrent(next)) stillDue.push(next);
     }
+    for (const entry of stillDue) this.due.push(entry);
+    this.lastPassExamined = examined;
     // Once, after every group's due times: reconciling between groups would stamp connection
     // events at `now` before another group's earlier due times, and time in the log runs forward.
     if (recorded.some((event) => KEY_LIVENESS_EVENTS.has(event.type))) await this.reconcileConnections();

@@ -35,6 +35,8 @@ export class Fleet {
   position = 0;
   /** Group streams changed since the last `takeChangedGroups()`, for schedulers that replan. */
   private readonly changedGroups = new Set<string>();
+  /** The same, for the engine's own due-time agenda (drained apart, by `takeScheduleChanges()`). */
+  private readonly scheduleChanges = new Set<string>();
   /** The latest domain instant in the log: commands may never be stamped before it. */
   latestAt = -Infinity;
   /** How many events of each type the log holds, for summaries. */
@@ -67,6 +69,7 @@ export class Fleet {
         const slot = slotOf(this.groups, recorded.stream, initialGroupState);
         slot.state = evolveGroup(slot.state, event as Timed<GroupEvent>);
         this.changedGroups.add(recorded.stream);
+        this.scheduleChanges.add(recorded.stream);
         this.indexGroupEvent(recorded.stream, slot.state, event as Timed<GroupEvent>);
         advance(slot, recorded);
         break;
@@ -119,6 +122,12 @@ export class Fleet {
   takeChangedGroups(): string[] {
     const changed = [...this.changedGroups];
     this.changedGroups.clear();
+    return changed;
+  }
+
+  takeScheduleChanges(): string[] {
+    const changed = [...this.scheduleChanges];
+    this.scheduleChanges.clear();
     return changed;
   }
 

@@ -8,12 +8,14 @@
  * and every machine, a hash chain that verifies and tables that show the whole fleet. Before, 20 of
  * 55 kills left a partial fleet under an import record that claimed every group.
  *
- * The export is built here, row by row, in the Dataverse Web API's shape (`{"value": [...]}` with
- * the columns of Microsoft's flowmachinegroup and flowmachine tables), not by rekey.
+ * The export is written by bench/exportFleet.ts, row by row, in the Dataverse Web API's shape
+ * (`{"value": [...]}` with the columns of Microsoft's flowmachinegroup and flowmachine tables), not
+ * by rekey.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { writeFleetExport } from '../../bench/exportFleet.js';
 import { tablesAt } from '../../projections/index.js';
 import { openSqliteEventStore } from '../../src/store/sqlite.js';
 import { prng } from './support/crashPlan.js';
@@ -24,44 +26,6 @@ const GROUPS = Number(process.env.REKEY_IMPORT_GROUPS ?? 300);
 const KILLS = Number(process.env.REKEY_IMPORT_KILLS ?? 52);
 
 afterAll(removeScratchDirs);
-
-const uuid = (kind: number, i: number) => `${kind.toString(16).padStart(8, '0')}-0000-4000-8000-${i.toString(16).padStart(12, '0')}`;
-
-function writeExport(dir: string): string[] {
-  const groups = [];
-  const machines = [];
-  for (let i = 0; i < GROUPS; i++) {
-    const groupId = uuid(1, i);
-    groups.push({
-      flowmachinegroupid: groupId,
-      name: `Group-${String(i).padStart(4, '0')}`,
-      keycreationdate: '2029-10-07T00:00:00Z',
-      keyvalidityperiod: 525600,
-      keyexpirygraceperiod: 129600,
-      primarypublickey: i.toString(16).toUpperCase().padStart(64, 'A'),
-      secondarypublickey: null,
-      statecode: 0,
-      statuscode: 1,
-      createdon: '2029-10-07T00:00:00Z',
-      modifiedon: '2030-01-01T00:00:00Z',
-    });
-    machines.push({
-      flowmachineid: uuid(2, i),
-      name: `M-${String(i).padStart(4, '0')}`,
-      agentversion: '2.23.116.23040',
-      _flowmachinegroupid_value: groupId,
-      keydeliverystatus: 1,
-      keyreceiveddate: '2029-10-07T00:00:00Z',
-      lastheartbeatdate: '2030-05-15T00:00:00Z',
-      statecode: 0,
-      statuscode: 1,
-    });
-  }
-  const files = [join(dir, 'flowmachinegroups.json'), join(dir, 'flowmachines.json')];
-  writeFileSync(files[0]!, JSON.stringify({ '@odata.context': '$metadata#flowmachinegroups', value: groups }));
-  writeFileSync(files[1]!, JSON.stringify({ '@odata.context': '$metadata#flowmachines', value: machines }));
-  return files;
-}
 
 const AS_OF = '2030-06-01T00:00:00Z';
 
@@ -107,7 +71,7 @@ async function outcome(db: string, expectedEvents: number): Promise<'nothing' | 
 describe('rekey import killed at any point', () => {
   it(`leaves nothing or everything, at each of ${KILLS} SIGKILLs`, async () => {
     const dir = scratchDir('import');
-    const files = writeExport(dir);
+    const files = writeFleetExport(dir, GROUPS);
 
     // The whole import, twice side by side (as the kills run): how long it takes and what it writes.
     const measured = await Promise.all([0, 1].map(async (i) => {

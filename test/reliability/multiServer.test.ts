@@ -203,6 +203,17 @@ describe('three rekey serve processes on one SQLite store', () => {
         }
         const { problems } = await readModelProblems(store, `${db}.read.db`);
         expect(problems).toEqual([]);
+        const raced = races.flatMap((race) => race.results);
+        console.log(`multi-server: ${JSON.stringify({
+          servers: SERVERS,
+          sends: answers.length + raced.length,
+          ids: byId.size + raced.length,
+          events: events.length,
+          retriedNoOps: answers.filter((a) => a.answer.status === 200 && (a.answer.body.events ?? []).length === 0).length,
+          nameRacesRefused: raced.filter((r) => r.status === 409).length,
+          groups: replay.tables.flowmachinegroups.length,
+          connections: replay.tables.desktopflowconnections.length,
+        })}`);
       } finally {
         await store.close();
       }
