@@ -3,9 +3,9 @@
  * holding an imported fleet (bench/exportFleet.ts: N groups, one member each), driven over real HTTP
  * from the same process.
  *
- * 1. Commands per second against the fleet's size: the same admin commands (proactive re-encryption
- *    switched on and off on groups picked at random) at 10, 1,000 and 8,000 groups, one after the
- *    other as a client waits for each answer. flatness = commands/s at the largest fleet over
+ * 1. Commands per second against the fleet's size: the same admin commands (proactive
+ *    re-encryption switched on and off, on groups taken in a fixed stride through the fleet) at 10,
+ *    1,000 and 8,000 groups, one after the other as a client waits for each answer. flatness = commands/s at the largest fleet over
  *    commands/s at the smallest (target >= 0.5: flat within 2x). The sizes run in rounds, so noise
  *    hits them all alike; each keeps its best round.
  * 2. OData on the largest fleet: requests per second of a dashboard-like query
@@ -64,20 +64,14 @@ async function openFleet(root: string, groups: number): Promise<Fleet> {
   return { groups, store, server, proactive: new Array<boolean>(groups).fill(true) };
 }
 
-/** Seeded choice of groups (mulberry32), the same sequence for every fleet. */
-function picker(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/** The groups commands go to: a stride through the fleet by a large prime, the same walk for every fleet size. */
+function picker(start: number): () => number {
+  let k = start;
+  return () => ((k++ * 7919) % 1_000_003) / 1_000_003;
 }
 
-async function command(fleet: Fleet, random: () => number): Promise<void> {
-  const i = Math.floor(random() * fleet.groups);
+async function command(fleet: Fleet, next: () => number): Promise<void> {
+  const i = Math.floor(next() * fleet.groups);
   const enabled = fleet.proactive[i]!;
   fleet.proactive[i] = !enabled;
   const response = await fetch(`${fleet.server.url}/api/commands/setProactiveReencryption`, {
@@ -127,15 +121,15 @@ export async function benchServiceLoad(options: { sizes?: number[]; seconds?: nu
     const largest = fleets[fleets.length - 1]!;
     for (let round = 0; round < rounds; round++) {
       for (const fleet of fleets) {
-        const random = picker(round + 1);
-        for (let i = 0; i < 20; i++) await command(fleet, random); // warm
-        best.set(fleet.groups, Math.max(best.get(fleet.groups) ?? 0, await rate(ms, () => command(fleet, random))));
+        const next = picker(round + 1);
+        for (let i = 0; i < 20; i++) await command(fleet, next); // warm
+        best.set(fleet.groups, Math.max(best.get(fleet.groups) ?? 0, await rate(ms, () => command(fleet, next))));
       }
       for (let i = 0; i < 20; i++) await odata(largest); // warm
       alone = Math.max(alone, await rate(ms, () => odata(largest)));
       const until = { done: false };
-      const random = picker(100 + round);
-      const writes = rate(ms, () => command(largest, random), { perSecond: mixedRate, until });
+      const next = picker(100 + round);
+      const writes = rate(ms, () => command(largest, next), { perSecond: mixedRate, until });
       const reads = await rate(ms, () => odata(largest));
       until.done = true;
       const writeRate = await writes;

@@ -184,7 +184,8 @@ const SCHEMA = `
   CREATE INDEX IF NOT EXISTS rekey_read_snapshots_instant ON rekey_read_snapshots (instant, position);
 `;
 
-interface RowRecord {
+/** A row of the file's `rekey_read_rows` table, as SQLite returns it. */
+export interface RowRecord {
   tbl: string;
   id: string;
   name: string;

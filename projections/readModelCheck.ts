@@ -17,7 +17,7 @@ import { isDeepStrictEqual } from 'node:util';
 import Database from 'better-sqlite3';
 import type { EventStore } from '../src/store/port.js';
 import { Projection, type PersistedRow } from './projection.js';
-import { READ_MODEL_FILE_VERSION, originOf } from './readModel.js';
+import { READ_MODEL_FILE_VERSION, originOf, type RowRecord } from './readModel.js';
 import { replayInto } from './replay.js';
 import { COLUMNS, type Row, type TableName } from './tables.js';
 
@@ -25,16 +25,6 @@ export type ReadModelCheck =
   | { readonly status: 'skipped'; readonly reason: string }
   | { readonly status: 'ok'; readonly position: number; readonly rows: number; readonly snapshots: number }
   | { readonly status: 'missing' | 'forged'; readonly position: number; readonly message: string };
-
-interface StoredRow {
-  tbl: string;
-  id: string;
-  name: string;
-  deleted: number;
-  row: string;
-  heartbeat: string | null;
-  streams: string;
-}
 
 export async function checkReadModel(store: EventStore, file: string): Promise<ReadModelCheck> {
   if (!existsSync(file)) return { status: 'skipped', reason: `there is no read model file ${file}` };
@@ -100,7 +90,7 @@ function compareRows(db: Database.Database, file: string, projection: Projection
   if ((instant ?? '') !== expectedInstant) {
     return { status: 'forged', position, message: `the read model ${file} says its tables are as of instant ${instant ?? 'none'}, but the log's latest instant up to position ${position} is ${expectedInstant || 'none'}` };
   }
-  const stored = new Map(db.prepare<[], StoredRow>('SELECT tbl, id, name, deleted, row, heartbeat, streams FROM rekey_read_rows').all().map((r) => [`${r.tbl}\u0000${r.id}`, r]));
+  const stored = new Map(db.prepare<[], RowRecord>('SELECT * FROM rekey_read_rows').all().map((r) => [`${r.tbl}\u0000${r.id}`, r]));
   const expected = projection.drainDirty(true);
   for (const want of expected) {
     const key = `${want.table}\u0000${want.id}`;
@@ -118,7 +108,7 @@ function compareRows(db: Database.Database, file: string, projection: Projection
 }
 
 /** How a stored row differs from the replayed one, or null. */
-function differs(want: PersistedRow, have: StoredRow | undefined): string | null {
+function differs(want: PersistedRow, have: RowRecord | undefined): string | null {
   if (!have) return 'is missing from the file; it is';
   if ((have.deleted === 1) !== want.deleted) return `is ${have.deleted === 1 ? 'deleted' : 'live'} in the file, ${want.deleted ? 'deleted' : 'live'}`;
   if (have.name !== want.name) return `is named ${JSON.stringify(have.name)} in the file, ${JSON.stringify(want.name)}`;

@@ -136,13 +136,13 @@ export class Engine {
       const at = nextDue(slot.state)?.at ?? null;
       if (at !== null) this.due.push({ at, stream, revision: slot.revision, order });
     }
-    if (this.due.size > 2 * this.fleet.groups.size + 1024) this.due.compact(this.dueIsCurrent);
+    if (this.due.size > 2 * this.fleet.groups.size + 1024) this.due.retain(this.dueIsCurrent);
   }
 
   /** The earliest due time of any group, for schedulers that sleep until then. */
   nextDueAt(): Instant | null {
     this.replan();
-    return this.due.peek(this.dueIsCurrent)?.at ?? null;
+    return this.due.earliest(this.dueIsCurrent)?.at ?? null;
   }
 
   // ---- the scheduler ---------------------------------------------------------------------------
@@ -164,7 +164,7 @@ export class Engine {
     let examined = 0;
     for (;;) {
       this.replan();
-      const next = this.due.peek(this.dueIsCurrent);
+      const next = this.due.earliest(this.dueIsCurrent);
       if (!next || next.at > now) break;
       this.due.pop();
       examined++;
@@ -359,8 +359,7 @@ export class Engine {
     await this.processDue();
     if (this.retriedForGroupName(group, options)) return [];
     const stream = this.requireGroupStream(group);
-    const at = this.clock.now();
-    return this.executeGroup(stream, () => ({ ...command, at }) as GroupCommand, options);
+    return this.executeGroup(stream, { ...command, at: this.clock.now() } as GroupCommand, options);
   }
 
   private async connectionCommand(
