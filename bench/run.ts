@@ -8,6 +8,7 @@ import { benchSimulation } from './simulation.js';
 import { benchStoreAppend } from './storeAppend.js';
 import { benchProjections } from './projections.js';
 import { benchCliStartup } from './cliStartup.js';
+import { benchServiceLoad } from './serviceLoad.js';
 
 export interface Benchmark {
   name: string;
@@ -31,6 +32,11 @@ export const BENCHMARKS: Benchmark[] = [
     name: 'simulationSmall',
     description: 'a tenth of the reference fleet, for a quick look (same measures)',
     run: () => benchSimulation({ groups: 10, connectionsPerGroup: 2 }),
+  },
+  {
+    name: 'serviceLoad',
+    description: 'rekey serve over HTTP: commands/s at 10, 1,000 and 8,000 groups (flatness >= 0.5), OData requests/s alone and beside the command loop (ratio >= 0.5)',
+    run: () => benchServiceLoad(),
   },
   {
     name: 'projections',

@@ -14,19 +14,46 @@
  *   every row with the checkpoint.
  * - A read model written by another PROJECTION_VERSION, or for another log (the event at its
  *   checkpoint is missing or has another hash), rebuilds itself from position 0 on the next catch-up.
- * - Only one writer at a time makes progress: a commit whose checkpoint moved under it (another
- *   process caught the same file up) discards its work and resumes from the file.
+ * - Several processes may share one file (servers on one store, `rekey query` beside a server). They
+ *   all fold the same log, so the rows at a checkpoint are the same whoever wrote them, and the
+ *   checkpoint only moves forward: a commit that finds the file at or past its own position writes
+ *   nothing (the rows there are its rows too); one that is ahead writes the rows it changed since its
+ *   own last commit, which covers everything the file lacks. A file reset under it (another
+ *   process's `rebuild`) makes its next commit rewrite every row.
+ * - Each row records the checkpoint that wrote it, so `rows()` keeps a parsed copy of each table and
+ *   brings it up to date by reading only the rows written since it last looked: a read after a write
+ *   does not parse every table again.
+ * - The file records which log it was built from (hash and append time of the log's first event). If
+ *   that log no longer holds the event at the checkpoint, events this file had already applied were
+ *   lost (a deleted `-wal` file, a restored backup): LOG_EVENTS_MISSING, and nothing is rebuilt
+ *   silently. `rebuild()` (`rekey replay`) accepts the log as it is.
+ * - A live runner that fails (a full disk, an unreadable store) reports it to `onError`, shows it in
+ *   `health()`, rejects the waiters with the cause, and starts again at the next `sync()` or
+ *   `waitFor()`.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Subscription } from 'rxjs';
+import { RekeyError, errorKind, isRekeyError } from '../src/kernel/errors.js';
 import { toIso, type Instant } from '../src/domain/time.js';
 import type { EventStore, RecordedEvent } from '../src/store/port.js';
+import { translateSqliteError } from '../src/store/sqliteErrors.js';
 import { heartbeatAt, type HeartbeatBasis } from './heartbeat.js';
 import { byNameThenId, Projection, PROJECTION_VERSION, type PersistedRow } from './projection.js';
 import { DEFAULT_PAGE_SIZE, replayInto, type ReplayLimit } from './replay.js';
 import { ID_COLUMN, type Row, type TableName } from './tables.js';
+
+/** The log no longer holds events that the read model had applied: acknowledged events were lost. */
+export const LOG_EVENTS_MISSING = errorKind('LOG_EVENTS_MISSING', 'integrity');
+/** The live read model stopped following the log for a reason that is not a store error of its own. */
+export const READ_MODEL_FAILED = errorKind('READ_MODEL_FAILED', 'internal');
+
+/** The file's layout beside the projection's version: 2 added the checkpoint each row was written at. */
+const FILE_LAYOUT = 2;
+/** What a read model file's `version` meta row says when this code wrote it. */
+export const READ_MODEL_FILE_VERSION = `${PROJECTION_VERSION}.${FILE_LAYOUT}`;
+const FILE_VERSION = READ_MODEL_FILE_VERSION;
 
 /**
  * Positions between snapshots. An as-of query replays half of this on average; 5,000 keeps it under
@@ -45,6 +72,15 @@ export interface ReadModelOptions {
   readonly snapshotEvery?: number;
   /** Events read per page while catching up (default 5,000). */
   readonly pageSize?: number;
+  /** Told when the live runner fails (it starts again at the next sync or waitFor). */
+  readonly onError?: (error: RekeyError) => void;
+}
+
+export interface ReadModelHealth {
+  /** Following the store live. */
+  readonly following: boolean;
+  /** Why the live runner stopped, while it is stopped by a failure. */
+  readonly error: { readonly code: string; readonly message: string } | null;
 }
 
 export interface CatchUpProgress {
@@ -108,6 +144,8 @@ export interface ReadModel {
   projectionAt(limit: ReplayLimit): Promise<Projection>;
   /** Snapshot positions stored, ascending. */
   snapshotPositions(): number[];
+  /** Whether the live runner runs, and why not when it failed. */
+  health(): ReadModelHealth;
   close(): Promise<void>;
 }
 
@@ -132,9 +170,11 @@ const SCHEMA = `
     row       TEXT NOT NULL,
     heartbeat TEXT,
     streams   TEXT NOT NULL,
+    written   INTEGER NOT NULL,
     PRIMARY KEY (tbl, id)
   ) WITHOUT ROWID;
   CREATE INDEX IF NOT EXISTS rekey_read_rows_name ON rekey_read_rows (tbl, name);
+  CREATE INDEX IF NOT EXISTS rekey_read_rows_written ON rekey_read_rows (tbl, written);
   CREATE TABLE IF NOT EXISTS rekey_read_snapshots (
     position INTEGER PRIMARY KEY,
     instant  INTEGER,
@@ -144,7 +184,8 @@ const SCHEMA = `
   CREATE INDEX IF NOT EXISTS rekey_read_snapshots_instant ON rekey_read_snapshots (instant, position);
 `;
 
-interface RowRecord {
+/** A row of the file's `rekey_read_rows` table, as SQLite returns it. */
+export interface RowRecord {
   tbl: string;
   id: string;
   name: string;
@@ -152,6 +193,7 @@ interface RowRecord {
   row: string;
   heartbeat: string | null;
   streams: string;
+  written: number;
 }
 
 interface SnapshotRecord {
@@ -160,7 +202,29 @@ interface SnapshotRecord {
   state: string;
 }
 
-class CheckpointMoved extends Error {}
+/** A table's rows as this process last read them from the file, parsed once. */
+interface TableCopy {
+  generation: string;
+  /** The checkpoint the copy reflects. */
+  checkpoint: Checkpoint;
+  readonly byId: Map<string, CachedRow>;
+  /** Live rows by name then id; null when it must be sorted again. */
+  sorted: CachedRow[] | null;
+  /** The rows rendered at one instant (machines: lastheartbeatdate), until the copy changes. */
+  rendered: { readonly instant: Instant | null; readonly rows: readonly Row[] } | null;
+}
+
+interface CachedRow {
+  readonly id: string;
+  readonly name: string;
+  readonly row: Row;
+  readonly heartbeat: HeartbeatBasis | null;
+}
+
+/** Which log a file was built from: its first event's hash and append time. */
+export function originOf(event: RecordedEvent): string {
+  return `${event.hash}@${event.recordedAt}`;
+}
 
 export function openReadModel(options: ReadModelOptions): ReadModel {
   const store = options.store;
@@ -169,29 +233,40 @@ export function openReadModel(options: ReadModelOptions): ReadModel {
   const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
   if (!Number.isSafeInteger(snapshotEvery) || snapshotEvery < 1) throw new RangeError(`snapshotEvery must be a positive integer, got ${snapshotEvery}`);
 
-  if (file !== ':memory:') mkdirSync(dirname(resolve(file)), { recursive: true });
-  const db = new Database(file === ':memory:' ? ':memory:' : resolve(file), { timeout: 10_000 });
-  if (file !== ':memory:') db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  // A file written by another projection version is rebuilt from scratch, schema included.
-  const version = (() => {
+  const sqlite = <T>(fn: () => T): T => {
     try {
-      return db.prepare<[], string>("SELECT value FROM rekey_read_meta WHERE key = 'version'").pluck().get();
-    } catch {
-      return undefined;
+      return fn();
+    } catch (error) {
+      throw translateSqliteError(error, file);
     }
-  })();
-  if (version !== String(PROJECTION_VERSION)) {
-    db.exec('DROP TABLE IF EXISTS rekey_read_rows; DROP TABLE IF EXISTS rekey_read_snapshots; DROP TABLE IF EXISTS rekey_read_meta;');
-  }
-  db.exec(SCHEMA);
+  };
+
+  if (file !== ':memory:') mkdirSync(dirname(resolve(file)), { recursive: true });
+  const db = sqlite(() => new Database(file === ':memory:' ? ':memory:' : resolve(file), { timeout: 10_000 }));
+  sqlite(() => {
+    if (file !== ':memory:') db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    // A file written by another projection version (or layout) is rebuilt from scratch, schema included.
+    const version = (() => {
+      try {
+        return db.prepare<[], string>("SELECT value FROM rekey_read_meta WHERE key = 'version'").pluck().get();
+      } catch {
+        return undefined;
+      }
+    })();
+    if (version !== FILE_VERSION) {
+      db.exec('DROP TABLE IF EXISTS rekey_read_rows; DROP TABLE IF EXISTS rekey_read_snapshots; DROP TABLE IF EXISTS rekey_read_meta;');
+    }
+    db.exec(SCHEMA);
+  });
 
   const getMeta = db.prepare<[string], string>('SELECT value FROM rekey_read_meta WHERE key = ?').pluck();
   const setMeta = db.prepare<[string, string]>('INSERT INTO rekey_read_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
-  const upsertRow = db.prepare<[string, string, string, number, string, string | null, string]>(
-    `INSERT INTO rekey_read_rows (tbl, id, name, deleted, row, heartbeat, streams) VALUES (?, ?, ?, ?, ?, ?, ?)
+  const deleteMeta = db.prepare<[string]>('DELETE FROM rekey_read_meta WHERE key = ?');
+  const upsertRow = db.prepare<[string, string, string, number, string, string | null, string, number]>(
+    `INSERT INTO rekey_read_rows (tbl, id, name, deleted, row, heartbeat, streams, written) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT(tbl, id) DO UPDATE SET name = excluded.name, deleted = excluded.deleted, row = excluded.row,
-       heartbeat = excluded.heartbeat, streams = excluded.streams`,
+       heartbeat = excluded.heartbeat, streams = excluded.streams, written = excluded.written`,
   );
   const insertSnapshot = db.prepare<[number, number | null, string, string]>('INSERT OR REPLACE INTO rekey_read_snapshots (position, instant, hash, state) VALUES (?, ?, ?, ?)');
   const latestSnapshot = db.prepare<[], SnapshotRecord>('SELECT position, hash, state FROM rekey_read_snapshots ORDER BY position DESC LIMIT 1');
@@ -204,6 +279,7 @@ export function openReadModel(options: ReadModelOptions): ReadModel {
   );
   const deleteSnapshotsAfter = db.prepare<[number]>('DELETE FROM rekey_read_snapshots WHERE position > ?');
   const rowsOfTable = db.prepare<[string], RowRecord>('SELECT * FROM rekey_read_rows WHERE tbl = ? AND deleted = 0');
+  const rowsWrittenAfter = db.prepare<[string, number], RowRecord>('SELECT * FROM rekey_read_rows WHERE tbl = ? AND written > ?');
   const rowsById = db.prepare<[string, string], RowRecord>('SELECT * FROM rekey_read_rows WHERE tbl = ? AND id = ?');
   const rowsByName = db.prepare<[string, string], RowRecord>('SELECT * FROM rekey_read_rows WHERE tbl = ? AND name = ?');
   const rowsByNameNoCase = db.prepare<[string, string], RowRecord>('SELECT * FROM rekey_read_rows WHERE tbl = ? AND name = ? COLLATE NOCASE');
@@ -220,58 +296,79 @@ export function openReadModel(options: ReadModelOptions): ReadModel {
 
   const reset = db.transaction(() => {
     db.exec('DELETE FROM rekey_read_rows; DELETE FROM rekey_read_snapshots;');
-    setMeta.run('version', String(PROJECTION_VERSION));
+    setMeta.run('version', FILE_VERSION);
     setMeta.run('checkpoint', '0');
     setMeta.run('checkpoint_hash', '');
     setMeta.run('instant', '');
+    setMeta.run('generation', String(Number(getMeta.get('generation') ?? 0) + 1));
+    deleteMeta.run('origin');
   });
-  if (getMeta.get('version') === undefined) reset.immediate();
+  if (sqlite(() => getMeta.get('version')) === undefined) sqlite(() => reset.immediate());
 
-  /** What the file's rows hold. */
-  let committed = readCheckpoint();
+  /** The file's checkpoint as this process last saw or wrote it. */
+  let committed = sqlite(readCheckpoint);
+  /** The highest checkpoint this process saw on the file: a file found below it was reset by another. */
+  let floor = committed.position;
   /** The projection, at `committed` or ahead of it by events not yet committed; null until needed. */
   let projection: Projection | null = null;
   /** Hash of the event at `projection.position`. */
   let lastHash = committed.hash;
+  /** The identity of the log (its first event), once this process has seen it. */
+  let origin: string | null = null;
   /** The projection resumed from a snapshot past the checkpoint: its next commit rewrites every row. */
   let rewriteAll = false;
   let closed = false;
+  let wantLive = false;
   let subscription: Subscription | null = null;
-  let liveError: unknown = null;
+  let liveError: RekeyError | null = null;
   let flushScheduled = false;
   let busy: Promise<unknown> = Promise.resolve();
   const waiters: { position: number; resolve: () => void; reject: (error: unknown) => void }[] = [];
+  const copies = new Map<TableName, TableCopy>();
 
-  const commitTx = db.transaction((rows: PersistedRow[], all: boolean, checkpoint: Checkpoint, expected: number) => {
-    if (Number(getMeta.get('checkpoint') ?? 0) !== expected) throw new CheckpointMoved();
+  /** Writes the projection's changed rows with its checkpoint, unless the file is already there. */
+  const commitTx = db.transaction((target: Checkpoint): Checkpoint => {
+    const onFile = readCheckpoint();
+    if (onFile.position < floor) rewriteAll = true; // reset under us: rows we did not change may be gone
+    if (onFile.position >= target.position) return onFile; // another process got there first: its rows are ours
+    const all = rewriteAll;
+    const rows = projection!.drainDirty(all);
     if (all) db.exec('DELETE FROM rekey_read_rows');
     for (const r of rows) {
-      upsertRow.run(r.table, r.id, r.name, r.deleted ? 1 : 0, JSON.stringify(r.row), r.heartbeat ? JSON.stringify(r.heartbeat) : null, JSON.stringify(r.streams));
+      upsertRow.run(r.table, r.id, r.name, r.deleted ? 1 : 0, JSON.stringify(r.row), r.heartbeat ? JSON.stringify(r.heartbeat) : null, JSON.stringify(r.streams), target.position);
     }
-    setMeta.run('checkpoint', String(checkpoint.position));
-    setMeta.run('checkpoint_hash', checkpoint.hash);
-    setMeta.run('instant', checkpoint.instant === null ? '' : String(checkpoint.instant));
+    setMeta.run('checkpoint', String(target.position));
+    setMeta.run('checkpoint_hash', target.hash);
+    setMeta.run('instant', target.instant === null ? '' : String(target.instant));
+    if (origin !== null && getMeta.get('origin') === undefined) setMeta.run('origin', origin);
+    return target;
   });
 
   const requireOpen = () => {
     if (closed) throw new Error(`read model ${file} is closed`);
   };
 
-  /** Writes the rows the projection changed since the last commit, with the checkpoint, in one transaction. */
+  /** Brings the file to the projection's position (rows and checkpoint in one transaction). */
   const commit = (): void => {
-    if (!projection || projection.position === committed.position) return;
-    const checkpoint: Checkpoint = { position: projection.position, hash: lastHash, instant: projection.instant };
+    if (!projection || projection.position <= committed.position) return;
+    const target: Checkpoint = { position: projection.position, hash: lastHash, instant: projection.instant };
+    let outcome: Checkpoint;
     try {
-      commitTx.immediate(projection.drainDirty(rewriteAll), rewriteAll, checkpoint, committed.position);
+      outcome = commitTx.immediate(target);
     } catch (error) {
-      // Another writer advanced the file (or the write failed): forget this work, resume from the file.
+      // The write failed (a full disk, ...): forget this work and resume from the file next time.
       projection = null;
-      committed = readCheckpoint();
+      try {
+        committed = readCheckpoint();
+      } catch {
+        // keep the last known checkpoint
+      }
       lastHash = committed.hash;
-      throw error;
+      throw translateSqliteError(error, file);
     }
-    committed = checkpoint;
-    rewriteAll = false;
+    if (outcome === target) rewriteAll = false;
+    committed = outcome;
+    floor = Math.max(floor, outcome.position);
     for (let i = waiters.length - 1; i >= 0; i--) {
       const waiter = waiters[i]!;
       if (waiter.position <= committed.position) {
@@ -282,7 +379,7 @@ export function openReadModel(options: ReadModelOptions): ReadModel {
   };
 
   const writeSnapshot = (): void => {
-    insertSnapshot.run(projection!.position, projection!.instant, lastHash, projection!.serialize());
+    sqlite(() => insertSnapshot.run(projection!.position, projection!.instant, lastHash, projection!.serialize()));
   };
 
   /** Whether a stored snapshot belongs to this store's log (the event at its position has its hash). */
@@ -292,17 +389,17 @@ export function openReadModel(options: ReadModelOptions): ReadModel {
   };
 
   /**
-   * The projection to continue from: the one in memory, else the latest snapshot if it is at or past
-   * the checkpoint (every row is rewritten at the next commit), else the nearest snapshot before the
+   * The projection to continue from: the one in memory (always a true fold of the log up to its
+   * position, even when the file has moved past it), else the latest snapshot if it is at or past the
+   * checkpoint (every row is rewritten at the next commit), else the nearest snapshot before the
    * checkpoint replayed up to it without writing.
    */
   const resume = async (): Promise<Projection> => {
-    if (projection && projection.position >= committed.position) return projection;
-    projection = null;
-    let latest = latestSnapshot.get();
+    if (projection) return projection;
+    let latest = sqlite(() => latestSnapshot.get());
     if (latest && latest.position > committed.position && !(await snapshotMatches(latest))) {
-      deleteSnapshotsAfter.run(committed.position); // written for another log
-      latest = latestSnapshot.get();
+      sqlite(() => deleteSnapshotsAfter.run(committed.position)); // written for another log
+      latest = sqlite(() => latestSnapshot.get());
     }
     let restored: Projection;
     if (latest && latest.position >= committed.position) {
@@ -312,9 +409,7 @@ export function openReadModel(options: ReadModelOptions): ReadModel {
     } else {
       restored = latest ? Projection.restore(latest.state) : new Projection();
       await replayInto(store, restored, { position: committed.position }, { pageSize });
-      if (restored.position !== committed.position) {
-        throw new Error(`read model ${file} is at position ${committed.position}, but the store ends at ${restored.position}`);
-      }
+      if (restored.position !== committed.position) throw eventsMissing(restored.position);
       lastHash = committed.hash;
       rewriteAll = false;
     }
@@ -323,31 +418,54 @@ export function openReadModel(options: ReadModelOptions): ReadModel {
     return restored;
   };
 
-  /** Rebuilds from 0 when the checkpoint no longer names an event of this store. */
+  const eventsMissing = (logEnd: number | null): RekeyError => {
+    const where = logEnd === null
+      ? `holds another event at position ${committed.position}`
+      : `ends at position ${logEnd}`;
+    return new RekeyError(
+      LOG_EVENTS_MISSING,
+      `the read model ${file} holds the tables up to position ${committed.position} (event hash ${committed.hash}) of this log, ` +
+        `but the event store now ${where}: events that were acknowledged are missing from the log (a lost -wal file, or a restored backup?). ` +
+        'Nothing was changed. Run rekey verify to see what the log holds; rekey replay rebuilds the tables from the log as it is, if the loss is accepted',
+      { file, checkpoint: committed.position, logEnd },
+    );
+  };
+
+  /**
+   * The checkpoint must name an event of this store. When it does not: a file built from another log
+   * starts over from 0; one built from this very log (same first event) has seen events the log lost.
+   */
   const checkLogIdentity = async (): Promise<void> => {
     if (committed.position === 0) return;
     const [event] = await store.readAll(committed.position, 1);
-    if (!event || event.position !== committed.position || event.hash !== committed.hash) {
-      reset.immediate();
-      committed = readCheckpoint();
-      lastHash = '';
-      projection = null;
+    const [first] = await store.readAll(1, 1);
+    if (first) origin = originOf(first);
+    const recorded = sqlite(() => getMeta.get('origin'));
+    if (event && event.position === committed.position && event.hash === committed.hash) {
+      if (recorded === undefined && origin !== null) sqlite(() => setMeta.run('origin', origin!));
+      return;
     }
+    if (recorded !== undefined && (first === undefined || originOf(first) === recorded)) {
+      throw eventsMissing(event ? null : await store.headPosition());
+    }
+    sqlite(() => reset.immediate());
+    committed = sqlite(readCheckpoint);
+    floor = 0;
+    lastHash = '';
+    projection = null;
   };
 
   const applyOne = (event: RecordedEvent): void => {
     projection!.apply(event);
     lastHash = event.hash;
+    if (event.position === 1) origin = originOf(event);
     if (event.position % snapshotEvery === 0) writeSnapshot();
   };
 
-  const catchUpOnce = async (options: CatchUpOptions): Promise<Checkpoint> => {
+  const catchUpNow = async (options: CatchUpOptions = {}): Promise<Checkpoint> => {
     requireOpen();
-    const onFile = readCheckpoint();
-    if (onFile.position !== committed.position || onFile.hash !== committed.hash) {
-      committed = onFile; // another process moved the file on
-      projection = null;
-    }
+    const onFile = sqlite(readCheckpoint);
+    if (onFile.position !== committed.position || onFile.hash !== committed.hash) committed = onFile; // another process moved the file
     await checkLogIdentity();
     const current = await resume();
     const head = await store.headPosition();
@@ -373,17 +491,6 @@ export function openReadModel(options: ReadModelOptions): ReadModel {
     return committed;
   };
 
-  /** A catch-up that another process overtook (its commit found the checkpoint moved) starts again from the file. */
-  const catchUpNow = async (options: CatchUpOptions = {}): Promise<Checkpoint> => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await catchUpOnce(options);
-      } catch (error) {
-        if (!(error instanceof CheckpointMoved) || attempt >= 5) throw error;
-      }
-    }
-  };
-
   /** Runs one catch-up or rebuild at a time. */
   const exclusive = <T>(task: () => Promise<T>): Promise<T> => {
     const run = busy.then(task, task);
@@ -396,7 +503,7 @@ export function openReadModel(options: ReadModelOptions): ReadModel {
     flushScheduled = true;
     setImmediate(() => {
       flushScheduled = false;
-      if (closed) return;
+      if (closed || !subscription) return;
       try {
         commit();
       } catch (error) {
@@ -405,11 +512,71 @@ export function openReadModel(options: ReadModelOptions): ReadModel {
     });
   };
 
+  /** A failure as the callers see it: store errors keep their code, anything else is READ_MODEL_FAILED naming the cause. */
+  const asFailure = (error: unknown): RekeyError => {
+    if (isRekeyError(error)) return error;
+    const translated = translateSqliteError(error, file);
+    if (isRekeyError(translated)) return translated;
+    const message = error instanceof Error ? error.message || error.name : String(error);
+    return new RekeyError(READ_MODEL_FAILED, `the read model ${file} stopped following the event store: ${message}`, { file });
+  };
+
   const failLive = (error: unknown) => {
-    liveError = error;
+    const failure = asFailure(error);
+    liveError = failure;
     subscription?.unsubscribe();
     subscription = null;
-    for (const waiter of waiters.splice(0)) waiter.reject(error);
+    projection = null; // resume from the file: what the live feed applied after the last commit is gone with it
+    for (const waiter of waiters.splice(0)) waiter.reject(failure);
+    options.onError?.(failure);
+  };
+
+  /** A live read model that failed starts again (catch-up, then live) when someone needs it. */
+  const recover = async (): Promise<void> => {
+    if (!wantLive || subscription || closed) return;
+    await exclusive(startLive);
+  };
+
+  /** The table as the file holds it now, from this process's copy plus the rows written since. */
+  const readCopy = db.transaction((table: TableName, copy: TableCopy | undefined) => {
+    const checkpoint = readCheckpoint();
+    const generation = getMeta.get('generation') ?? '0';
+    const full = !copy || copy.generation !== generation || checkpoint.position < copy.checkpoint.position;
+    const records = full ? rowsOfTable.all(table) : checkpoint.position === copy.checkpoint.position ? [] : rowsWrittenAfter.all(table, copy.checkpoint.position);
+    return { checkpoint, generation, full, records };
+  });
+
+  const tableCopy = (table: TableName): TableCopy => {
+    const found = copies.get(table);
+    const { checkpoint, generation, full, records } = sqlite(() => readCopy.deferred(table, found));
+    let copy = found;
+    if (full || !copy) {
+      copy = { generation, checkpoint, byId: new Map(), sorted: null, rendered: null };
+      copies.set(table, copy);
+    }
+    copy.checkpoint = checkpoint;
+    if (records.length === 0 && !full) return copy;
+    for (const record of records) {
+      const before = copy.byId.get(record.id);
+      if (record.deleted === 1) {
+        if (before) {
+          copy.byId.delete(record.id);
+          copy.sorted = null;
+        }
+        continue;
+      }
+      const cached: CachedRow = {
+        id: record.id,
+        name: record.name,
+        row: Object.freeze(JSON.parse(record.row) as Row),
+        heartbeat: record.heartbeat === null ? null : (JSON.parse(record.heartbeat) as HeartbeatBasis),
+      };
+      copy.byId.set(record.id, cached);
+      if (!before || before.name !== cached.name) copy.sorted = null;
+      else if (copy.sorted) copy.sorted[copy.sorted.indexOf(before)] = cached;
+    }
+    copy.rendered = null;
+    return copy;
   };
 
   const model: ReadModel = {
@@ -427,8 +594,9 @@ export function openReadModel(options: ReadModelOptions): ReadModel {
     rebuild: (options) => exclusive(async () => {
       const wasLive = subscription !== null;
       if (wasLive) await stopLive();
-      reset.immediate();
-      committed = readCheckpoint();
+      sqlite(() => reset.immediate());
+      committed = sqlite(readCheckpoint);
+      floor = 0;
       lastHash = '';
       projection = null;
       const checkpoint = await catchUpNow(options);
@@ -436,9 +604,15 @@ export function openReadModel(options: ReadModelOptions): ReadModel {
       return checkpoint;
     }),
 
-    start: () => exclusive(startLive),
+    start: () => {
+      wantLive = true;
+      return exclusive(startLive);
+    },
 
-    stop: () => exclusive(stopLive),
+    stop: () => {
+      wantLive = false;
+      return exclusive(stopLive);
+    },
 
     get live() {
       return subscription !== null;
@@ -447,8 +621,8 @@ export function openReadModel(options: ReadModelOptions): ReadModel {
     async waitFor(position: number): Promise<void> {
       requireOpen();
       if (committed.position >= position) return;
+      await recover();
       if (!subscription) {
-        if (liveError) throw liveError;
         await model.catchUp();
         if (committed.position < position) throw new Error(`the store ends at position ${committed.position}, before ${position}`);
         return;
@@ -458,6 +632,7 @@ export function openReadModel(options: ReadModelOptions): ReadModel {
 
     async sync(): Promise<Checkpoint> {
       requireOpen();
+      await recover();
       if (subscription) {
         await model.waitFor(await store.headPosition());
         return committed;
@@ -467,17 +642,28 @@ export function openReadModel(options: ReadModelOptions): ReadModel {
 
     rows(table: TableName, at?: Instant | null): Row[] {
       requireOpen();
-      const instant = at ?? committed.instant;
-      const rows = rowsOfTable.all(table).map((record) => toRow(record, instant));
-      const idColumn = ID_COLUMN[table];
-      return rows.sort((a, b) => byNameThenId(a, b, idColumn));
+      const copy = tableCopy(table);
+      const instant = at === undefined || at === null ? copy.checkpoint.instant : at;
+      if (copy.rendered && copy.rendered.instant === instant) return [...copy.rendered.rows];
+      if (!copy.sorted) {
+        const idColumn = ID_COLUMN[table];
+        copy.sorted = [...copy.byId.values()].sort((a, b) => {
+          if (a.name !== b.name) return a.name < b.name ? -1 : 1;
+          const i = String(a.row[idColumn]);
+          const j = String(b.row[idColumn]);
+          return i < j ? -1 : i > j ? 1 : 0;
+        });
+      }
+      const rows = copy.sorted.map((cached) => renderAt(cached, instant));
+      copy.rendered = { instant, rows };
+      return [...rows];
     },
 
     findRows(table: TableName, nameOrId: string): StoredRowInfo[] {
       requireOpen();
-      let records = rowsById.all(table, nameOrId);
-      if (records.length === 0) records = rowsByName.all(table, nameOrId);
-      if (records.length === 0) records = rowsByNameNoCase.all(table, nameOrId);
+      let records = sqlite(() => rowsById.all(table, nameOrId));
+      if (records.length === 0) records = sqlite(() => rowsByName.all(table, nameOrId));
+      if (records.length === 0) records = sqlite(() => rowsByNameNoCase.all(table, nameOrId));
       return records.map((record) => ({
         table,
         id: record.id,
@@ -491,17 +677,23 @@ export function openReadModel(options: ReadModelOptions): ReadModel {
     async projectionAt(limit: ReplayLimit): Promise<Projection> {
       requireOpen();
       const snap = limit.position !== undefined
-        ? snapshotAtPosition.get(limit.position)
-        : limit.instant !== undefined ? snapshotAtInstant.get(limit.instant) : undefined;
+        ? sqlite(() => snapshotAtPosition.get(limit.position!))
+        : limit.instant !== undefined ? sqlite(() => snapshotAtInstant.get(limit.instant!)) : undefined;
       const restored = snap && (await snapshotMatches(snap)) ? Projection.restore(snap.state) : new Projection();
       await replayInto(store, restored, limit, { pageSize });
       return restored;
     },
 
-    snapshotPositions: () => snapshotList.all(),
+    snapshotPositions: () => sqlite(() => snapshotList.all()),
+
+    health: () => ({
+      following: subscription !== null,
+      error: liveError === null ? null : { code: liveError.code, message: liveError.message },
+    }),
 
     async close(): Promise<void> {
       if (closed) return;
+      wantLive = false;
       await exclusive(stopLive).catch(() => undefined);
       closed = true;
       for (const waiter of waiters.splice(0)) waiter.reject(new Error(`read model ${file} was closed`));
@@ -510,9 +702,15 @@ export function openReadModel(options: ReadModelOptions): ReadModel {
   };
 
   async function startLive(): Promise<void> {
-    if (subscription) return;
+    if (subscription || closed) return;
+    try {
+      await catchUpNow();
+    } catch (error) {
+      const failure = asFailure(error);
+      liveError = failure;
+      throw failure;
+    }
     liveError = null;
-    await catchUpNow();
     const current = projection!;
     subscription = store.subscribeAll(current.position + 1).subscribe({
       next: (event) => {
@@ -538,6 +736,13 @@ export function openReadModel(options: ReadModelOptions): ReadModel {
   }
 
   return model;
+}
+
+/** A stored row with its derived columns at `at` (machines: lastheartbeatdate, R21). */
+function renderAt(cached: CachedRow, at: Instant | null): Row {
+  if (cached.heartbeat === null || at === null) return cached.row;
+  const beat = heartbeatAt(cached.heartbeat, at);
+  return Object.freeze({ ...cached.row, lastheartbeatdate: beat === null ? null : toIso(beat) });
 }
 
 function toRow(record: RowRecord, at: Instant | null): Row {

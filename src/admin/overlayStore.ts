@@ -9,7 +9,7 @@
 import { Observable } from 'rxjs/internal/Observable';
 import { RekeyError } from '../kernel/errors.js';
 import { WrongExpectedRevisionError } from '../store/errors.js';
-import type { AppendResult, EventStore, ExpectedRevision, NewEvent, RecordedEvent } from '../store/port.js';
+import type { AppendResult, StreamBatch, EventStore, ExpectedRevision, NewEvent, RecordedEvent } from '../store/port.js';
 
 export interface OverlayStore extends EventStore {
   /** Position of the real store's last event when the overlay was made. */
@@ -55,6 +55,9 @@ export async function overlayStore(base: EventStore): Promise<OverlayStore> {
     append: async () => {
       throw new RekeyError('STORE_READONLY', 'a dry run\'s view of the log before a step cannot be appended to', {}, 'refused');
     },
+    appendMany: async () => {
+      throw new RekeyError('STORE_READONLY', 'a dry run\'s view of the log before a step cannot be appended to', {}, 'refused');
+    },
     readStream: (stream, fromRevision) => readStreamUpTo(limitPosition(), stream, fromRevision),
     readAll: (fromPosition, limit) => readAllUpTo(limitPosition(), fromPosition, limit),
     headPosition: async () => limitPosition(),
@@ -69,21 +72,33 @@ export async function overlayStore(base: EventStore): Promise<OverlayStore> {
   });
 
   const head = () => basePosition + extra.length;
+  const append = async (stream: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> => {
+    const actual = await revisionOf(stream);
+    if (expected !== 'any' && expected !== actual) throw new WrongExpectedRevisionError(stream, expected, actual);
+    const recordedAt = new Date(0).toISOString();
+    events.forEach((event, i) => {
+      // Round-tripped through JSON like every store does, so the copy holds what a store would.
+      const copy = JSON.parse(JSON.stringify({ type: event.type, data: event.data, metadata: event.metadata })) as NewEvent;
+      extra.push({ ...copy, stream, revision: actual + 1 + i, position: head() + 1, recordedAt, hash: '' });
+    });
+    revisions.set(stream, actual + events.length);
+    return { lastRevision: actual + events.length, lastPosition: head() };
+  };
+
   const overlay = view(head, `${base.kind}+dry-run`);
   return {
     ...overlay,
     basePosition,
-    async append(stream: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
-      const actual = await revisionOf(stream);
-      if (expected !== 'any' && expected !== actual) throw new WrongExpectedRevisionError(stream, expected, actual);
-      const recordedAt = new Date(0).toISOString();
-      events.forEach((event, i) => {
-        // Round-tripped through JSON like every store does, so the copy holds what a store would.
-        const copy = JSON.parse(JSON.stringify({ type: event.type, data: event.data, metadata: event.metadata })) as NewEvent;
-        extra.push({ ...copy, stream, revision: actual + 1 + i, position: head() + 1, recordedAt, hash: '' });
-      });
-      revisions.set(stream, actual + events.length);
-      return { lastRevision: actual + events.length, lastPosition: head() };
+    append,
+    async appendMany(batches: readonly StreamBatch[]): Promise<AppendResult[]> {
+      // All checked before any is kept, as a store's one transaction would.
+      for (const { stream, expected } of batches) {
+        const actual = await revisionOf(stream);
+        if (expected !== 'any' && expected !== actual) throw new WrongExpectedRevisionError(stream, expected, actual);
+      }
+      const results: AppendResult[] = [];
+      for (const { stream, events } of batches) results.push(await append(stream, events, 'any'));
+      return results;
     },
     appended: () => extra,
     prefix: (position: number) => view(() => Math.min(position, head()), `${base.kind}+dry-run`),

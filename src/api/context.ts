@@ -6,6 +6,7 @@
  */
 import {
   projectionAt,
+  TABLES,
   type PointInTime,
   type ReadModel,
   type Row,
@@ -37,6 +38,20 @@ export interface ApiContext {
 
 const CACHE_SIZE = 48;
 
+/**
+ * The head tables, each read from the read model only when a route asks for it: a query of one
+ * table after a write does not render the other two (and the read model itself reads only the rows
+ * written since its last look).
+ */
+function lazyTables(read: (table: TableName) => Row[]): Record<TableName, Row[]> {
+  const tables = {} as Record<TableName, Row[]>;
+  for (const table of TABLES) {
+    let rows: Row[] | undefined;
+    Object.defineProperty(tables, table, { enumerable: true, get: () => (rows ??= read(table)) });
+  }
+  return tables;
+}
+
 export function createContext(parts: { store: EventStore; engine: Engine; readModel: ReadModel; clock: LogClock }): ApiContext {
   let queue: Promise<unknown> = Promise.resolve();
   const cache = new Map<string, Promise<TablesSnapshot>>();
@@ -47,11 +62,7 @@ export function createContext(parts: { store: EventStore; engine: Engine; readMo
       return {
         position: checkpoint.position,
         instant: checkpoint.instant === null ? null : toIso(checkpoint.instant),
-        tables: {
-          flowmachinegroups: parts.readModel.rows('flowmachinegroups'),
-          flowmachines: parts.readModel.rows('flowmachines'),
-          desktopflowconnections: parts.readModel.rows('desktopflowconnections'),
-        },
+        tables: lazyTables((table) => parts.readModel.rows(table, checkpoint.instant)),
       };
     }
     const { projection, renderAt } = await projectionAt(parts.readModel, point);

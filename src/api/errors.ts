@@ -90,10 +90,41 @@ export function describeSchemaProblem(context: string, problem: SchemaProblem, d
   }
 }
 
+/** Codes whose HTTP status is not that of their kind. */
+const STATUS_BY_CODE: Readonly<Record<string, number>> = {
+  STORE_FULL: 507, // Insufficient Storage: retry once the disk has room
+};
+
+export function httpStatusOf(error: RekeyError): number {
+  return STATUS_BY_CODE[error.code] ?? error.httpStatus;
+}
+
+/** Where a server failure (status 500 and up) is reported: one line per failed request. */
+export type FailureLog = (line: string) => void;
+
+const stderrLog: FailureLog = (line) => void process.stderr.write(`${line}\n`);
+
+/** One line, `rekey serve: STATUS CODE METHOD PATH: message`, with no query string (it may hold a filter's values). */
+export function failureLine(status: number, code: string, message: string, request: FastifyRequest): string {
+  const path = request.url.split('?')[0]!.slice(0, 200);
+  return `rekey serve: ${status} ${code} ${request.method} ${path}: ${message.replace(/\s*\n\s*/g, '; ') || '(no message)'}`;
+}
+
 /** Fastify's error handler: RekeyErrors by kind, schema and parser errors as REQUEST_INVALID, the rest INTERNAL. */
 export function handleError(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): void {
+  errorHandler(stderrLog)(error, request, reply);
+}
+
+/** The error handler, reporting every answer of 500 and up to `log`: no server failure goes unlogged. */
+export function errorHandler(log: FailureLog): (error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) => void {
+  return (error, request, reply) => respond(error, request, reply, log);
+}
+
+function respond(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply, log: FailureLog): void {
   if (isRekeyError(error)) {
-    void reply.code(error.httpStatus).send(errorBody(error.code, error.message));
+    const status = httpStatusOf(error);
+    if (status >= 500) log(failureLine(status, error.code, error.message, request));
+    void reply.code(status).send(errorBody(error.code, error.message));
     return;
   }
   const fastifyError = error as FastifyError & { validation?: SchemaProblem[]; validationContext?: string };
@@ -110,8 +141,9 @@ export function handleError(error: FastifyError | Error, request: FastifyRequest
     void reply.code(status).send(errorBody(status === 404 ? RESOURCE_NOT_FOUND : REQUEST_INVALID, fastifyError.message));
     return;
   }
-  request.log.error({ err: { message: error.message, stack: error.stack } }, 'request failed');
-  void reply.code(500).send(errorBody('INTERNAL', error.message));
+  const message = error.message || `${error.name} without a message`;
+  log(`${failureLine(500, 'INTERNAL', message, request)}${error.stack ? `\n${error.stack}` : ''}`);
+  void reply.code(500).send(errorBody('INTERNAL', message));
 }
 
 export function invalid(message: string, details: Record<string, unknown> = {}): RekeyError {

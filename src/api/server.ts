@@ -28,7 +28,8 @@ import { tokenVerifier } from './auth/tokenVerifier.js';
 import { logClock, systemClock } from './clock.js';
 import { createContext, type ApiContext } from './context.js';
 import { dashboardPage } from './dashboard/page.js';
-import { errorBody, handleError, invalid, RESOURCE_NOT_FOUND } from './errors.js';
+import { errorBody, errorHandler, invalid, RESOURCE_NOT_FOUND } from './errors.js';
+import { failureLogger } from './failureLogger.js';
 import { hostCheck, isLoopbackAddress } from './hostCheck.js';
 import { createMetrics } from './metrics.js';
 import { listenError } from './portInUse.js';
@@ -77,6 +78,8 @@ export interface ServerOptions {
   readonly changeStreams?: ChangeStreamOptions;
   /** Serve HTTPS with this certificate chain and private key (PEM). */
   readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
+  /** Where every answer of 500 and up is reported, one line each (default: stderr). */
+  readonly onRequestFailure?: (line: string) => void;
 }
 
 /** The auth file beside a SQLite store: `<db>.auth.json`. */
@@ -110,6 +113,7 @@ export async function createServer(options: ServerOptions): Promise<RekeyServer>
   const host = options.host ?? DEFAULT_HOST;
   const port = options.port ?? DEFAULT_PORT;
   const reportBackground = options.onBackgroundError ?? ((error: unknown) => process.stderr.write(`rekey serve: ${error instanceof Error ? error.message : String(error)}\n`));
+  const reportFailure = options.onRequestFailure ?? ((line: string) => process.stderr.write(`${line}\n`));
   const store = options.store;
   const loopback = isLoopbackAddress(host);
   const storeFile = 'file' in store && typeof store.file === 'string' && store.file !== ':memory:' ? store.file : undefined;
@@ -117,7 +121,13 @@ export async function createServer(options: ServerOptions): Promise<RekeyServer>
   requireTokensBeyondLoopback(host, loopback, verifier);
   const clock = await logClock(store, options.clock ?? systemClock());
   const engine = await Engine.open({ store, clock, ids: randomIds(), ...(options.pickupDelayMinutes !== undefined ? { pickupDelayMinutes: options.pickupDelayMinutes } : {}) });
-  const readModel = openReadModel({ store, ...(options.readModelFile !== undefined ? { file: options.readModelFile } : {}), snapshotEvery: 1000 });
+  const readModel = openReadModel({
+    store,
+    ...(options.readModelFile !== undefined ? { file: options.readModelFile } : {}),
+    snapshotEvery: 1000,
+    // Each failure of the live read model is one line; it starts again at the next read or command.
+    onError: (error) => reportBackground(new Error(`the read model stopped following the log (it restarts at the next request): ${error.code}: ${error.message}`)),
+  });
   try {
     await readModel.start();
   } catch (error) {
@@ -133,13 +143,13 @@ export async function createServer(options: ServerOptions): Promise<RekeyServer>
   });
 
   const app = Fastify({
-    logger: false,
+    loggerInstance: failureLogger(reportFailure),
     ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key } } : {}),
     bodyLimit: 1024 * 1024,
     // Bodies are checked as sent: no silent removal of unknown fields, no type coercion.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false, allowUnionTypes: true } },
   });
-  app.setErrorHandler(handleError);
+  app.setErrorHandler(errorHandler((line) => reportFailure(line)));
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).send(errorBody(RESOURCE_NOT_FOUND, `no resource at ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}; see docs/api.md`));
   });

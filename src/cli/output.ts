@@ -22,6 +22,12 @@ export function reportError(error: unknown, json: boolean): number {
   return rekey.exitCode;
 }
 
+/** A warning about the result (the result itself is on stdout): `rekey: warning: CODE: message`, or `{"warning": {...}}` with --json. */
+export function reportWarning(warning: RekeyError, json: boolean): void {
+  if (json) process.stderr.write(`${JSON.stringify({ warning: { code: warning.code, message: warning.message } })}\n`);
+  else process.stderr.write(`rekey: warning: ${warning.code}: ${oneLine(warning.message)}\n`);
+}
+
 /**
  * A message on one line, as section 7 promises: a multi-line message (SCENARIO_INVALID lists one
  * problem per line, commander adds its suggestions on a line of their own) is joined with "; ".

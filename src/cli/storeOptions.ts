@@ -6,7 +6,9 @@ import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { RekeyError } from '../kernel/errors.js';
 import type { EventStore } from '../store/port.js';
+import { incompleteSimulation } from '../simulation/runMarkers.js';
 import { openSqliteEventStore, type SqliteEventStore } from '../store/sqlite.js';
+import { reportWarning } from './output.js';
 
 export const DEFAULT_DB = './data/rekey.db';
 
@@ -26,10 +28,28 @@ export function dbFile(options: StoreOptions): string {
 }
 
 /**
- * Opens the store; `mustExist` for commands that only read or change an existing log (a missing file
- * is a mistyped path, not an empty log; `hint` says how to make one).
+ * Opens the store; `mustExist` for commands that only read (a missing file is a mistyped path, not an empty
+ * log; `hint` says how to make one). Those readers also say, on stderr, when the log holds a simulation that did not finish
+ * (SIMULATION_INCOMPLETE), unless `warnIncomplete` is false (verify reports it as its result).
  */
-export async function openStore(options: StoreOptions, mode: { mustExist: boolean; hint?: string }): Promise<EventStore & Partial<Pick<SqliteEventStore, 'verify'>>> {
+export async function openStore(
+  options: StoreOptions & { json?: boolean },
+  mode: { mustExist: boolean; hint?: string; warnIncomplete?: boolean },
+): Promise<EventStore & Partial<Pick<SqliteEventStore, 'verify'>>> {
+  const store = await openStoreOnly(options, mode);
+  if (mode.mustExist && mode.warnIncomplete !== false) {
+    try {
+      const incomplete = await incompleteSimulation(store);
+      if (incomplete) reportWarning(incomplete, options.json === true);
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+  }
+  return store;
+}
+
+async function openStoreOnly(options: StoreOptions, mode: { mustExist: boolean; hint?: string }): Promise<EventStore & Partial<Pick<SqliteEventStore, 'verify'>>> {
   const url = options.eventstore ?? process.env.REKEY_EVENTSTORE;
   if (url) {
     // One rekey log per database (the `rekey-log` stream); fail now, with the address, if it cannot be reached.

@@ -26,7 +26,9 @@ import type { EventStore, RecordedEvent } from '../store/port.js';
 import { toNewEvent, type CommandContext } from '../domain/codec.js';
 import { optionalBoolean, requireBoolean, requireString } from './arguments.js';
 import { Fleet } from './fleet.js';
+import { DueQueue, type DueEntry } from './dueQueue.js';
 import type { IdSource } from './ids.js';
+import { nameBasedId } from './nameIds.js';
 import { connectionStream, groupStream, machineStream } from '../domain/streams.js';
 
 export const CONNECTION_UNKNOWN = errorKind('CONNECTION_UNKNOWN', 'not_found');
@@ -121,26 +123,36 @@ export class Engine {
     return state;
   }
 
-  /** Each group's next due time, remembered until the group changes (hot in simulations). */
-  private readonly dueCache = new Map<string, { revision: number; at: Instant | null }>();
+  /** Every group's next due time, recomputed only for the groups that changed (DueQueue). */
+  private readonly due = new DueQueue();
+  /** Each group stream's rank in the log, for ties between due times at one instant. */
+  private readonly groupOrder = new Map<string, number>();
   private reconciledSinceOpen = false;
+  /** How many groups the last scheduler pass looked at: the due ones, never every group. */
+  lastPassExamined = 0;
 
-  private dueAtOf(stream: string, revision: number, state: GroupState): Instant | null {
-    const cached = this.dueCache.get(stream);
-    if (cached && cached.revision === revision) return cached.at;
-    const at = nextDue(state)?.at ?? null;
-    this.dueCache.set(stream, { revision, at });
-    return at;
+  private readonly dueIsCurrent = (entry: DueEntry) => this.fleet.groups.get(entry.stream)?.revision === entry.revision;
+
+  /** Brings the agenda up to date with the groups that changed since it last looked. */
+  private replan(): void {
+    for (const stream of this.fleet.takeScheduleChanges()) {
+      const slot = this.fleet.groups.get(stream);
+      if (!slot) continue;
+      let order = this.groupOrder.get(stream);
+      if (order === undefined) {
+        order = this.groupOrder.size;
+        this.groupOrder.set(stream, order);
+      }
+      const at = nextDue(slot.state)?.at ?? null;
+      if (at !== null) this.due.push({ at, stream, revision: slot.revision, order });
+    }
+    if (this.due.size > 2 * this.fleet.groups.size + 1024) this.due.retain(this.dueIsCurrent);
   }
 
   /** The earliest due time of any group, for schedulers that sleep until then. */
   nextDueAt(): Instant | null {
-    let earliest: Instant | null = null;
-    for (const [stream, slot] of this.fleet.groups) {
-      const at = this.dueAtOf(stream, slot.revision, slot.state);
-      if (at !== null && (earliest === null || at < earliest)) earliest = at;
-    }
-    return earliest;
+    this.replan();
+    return this.due.earliest(this.dueIsCurrent)?.at ?? null;
   }
 
   // ---- the scheduler ---------------------------------------------------------------------------
@@ -164,26 +176,23 @@ export class Engine {
     }
     const now = this.clock.now();
     const recorded: RecordedEvent[] = [];
-    for (let next = this.earliestDue(now); next !== null; next = this.earliestDue(now)) {
+    let examined = 0;
+    // The due groups only (a queue of due times, never a walk over every group), earliest first.
+    for (;;) {
+      this.replan();
+      const next = this.due.earliest(this.dueIsCurrent);
+      if (!next || next.at > now) break;
+      examined++;
       const revision = this.fleet.revisionOf(next.stream);
       const batch = await this.executeGroup(next.stream, { type: 'ProcessDue', at: next.at }, options, false);
       // Nothing recorded and nothing changed (cannot happen while decide and nextDue agree): stop
-      // rather than loop; the next command looks again.
+      // rather than loop; the entry stays due and the next command looks again.
       if (batch.length === 0 && this.fleet.revisionOf(next.stream) === revision) break;
       recorded.push(...batch);
       if (batch.some((event) => KEY_LIVENESS_EVENTS.has(event.type))) await this.reconcileConnections(options, next.at);
     }
+    this.lastPassExamined = examined;
     return recorded;
-  }
-
-  /** The group with the earliest due time at or before `now` (ties: the first group in log order). */
-  private earliestDue(now: Instant): { stream: string; at: Instant } | null {
-    let earliest: { stream: string; at: Instant } | null = null;
-    for (const [stream, slot] of this.fleet.groups) {
-      const at = this.dueAtOf(stream, slot.revision, slot.state);
-      if (at !== null && at <= now && (earliest === null || at < earliest.at)) earliest = { stream, at };
-    }
-    return earliest;
   }
 
   /**
@@ -211,9 +220,12 @@ export class Engine {
     requireString('machine group name', input.name);
     optionalBoolean('proactiveReencryption', input.proactiveReencryption);
     await this.processDue();
-    const existing = this.fleet.groupStreamOf(input.name);
-    const groupId = this.ids.next();
-    return this.executeGroup(existing ?? groupStream(groupId), { type: 'CreateGroup', at: this.clock.now(), groupId, ...input }, options);
+    if (this.retriedForGroupName(input.name, options)) return [];
+    // The stream is chosen again on every attempt: a conflict means another writer created this
+    // name (or its incarnation) first, and the next attempt decides against what it recorded.
+    const target = () => this.fleet.groupStreamOf(input.name) ?? groupStream(nameBasedId('group', input.name, this.fleet.groupIncarnationsOf(input.name)));
+    const at = this.clock.now();
+    return this.executeGroup(target, (stream) => ({ type: 'CreateGroup', at, groupId: stream.slice('group-'.length), ...input }), options);
   }
 
   async joinMachine(request: JoinRequest, options: CommandOptions = {}): Promise<RecordedEvent[]> {
@@ -221,6 +233,7 @@ export class Engine {
     requireString('agentVersion', request.agentVersion);
     requireString('proof', request.proof);
     await this.processDue();
+    if (this.retriedForGroupName(request.group, options)) return [];
     const stream = this.requireGroupStream(request.group);
     const claimed = request.credential.kind === 'firstKey' ? request.credential.certificate.thumbprint : request.credential.keyThumbprint;
     const certificatePem = request.credential.kind === 'firstKey'
@@ -244,6 +257,7 @@ export class Engine {
   async rejoinMachine(input: { group: string; machine: string; agentVersion: string; keyThumbprint: string; proof: string }, options: CommandOptions = {}) {
     for (const field of ['machine', 'agentVersion', 'keyThumbprint', 'proof'] as const) requireString(field === 'machine' ? 'machine name' : field, input[field]);
     await this.processDue();
+    if (this.retriedForGroupName(input.group, options)) return [];
     const stream = this.requireGroupStream(input.group);
     const pem = this.fleet.groups.get(stream)!.state.keys.find((key) => key.thumbprint === input.keyThumbprint)?.certificatePem;
     this.requireProof(pem, joinStatement(input.group, input.machine, input.keyThumbprint), input.proof, input.machine);
@@ -313,9 +327,9 @@ export class Engine {
     checkName(input.name, 'machine name');
     const certificate = presented(input.certificatePem);
     const stream = machineStream(input.machineId);
-    if (this.fleet.revisionOf(stream) >= 0) return [];
     const data = { machineId: input.machineId, name: input.name, agentVersion: input.agentVersion, certificatePem: certificate.pem, thumbprint: certificate.thumbprint };
-    return this.execute(stream, (at): Timed<DomainEvent>[] => [{ type: 'MachineRegistered', at, data }], options);
+    // Registered once: a second registration (another process's, found on a conflict) is a no-op.
+    return this.execute(stream, (_stream, at): Timed<DomainEvent>[] => (this.fleet.revisionOf(stream) >= 0 ? [] : [{ type: 'MachineRegistered', at, data }]), options);
   }
 
   // ---- desktop flow connections ----------------------------------------------------------------
@@ -324,11 +338,14 @@ export class Engine {
     requireString('desktop flow connection name', input.name);
     requireString('target name', input.target?.name);
     await this.processDue();
-    const stream = this.fleet.connectionStreamOf(input.name) ?? connectionStream(this.ids.next());
-    const connectionId = stream.slice('connection-'.length);
-    const liveThumbprints = this.fleet.liveCertificatesOf(input.target).map((c) => c.thumbprint);
-    const noLiveKeyReason = this.noLiveKeyReason(input.target);
-    return this.executeConnection(stream, { type: 'CreateConnection', at: this.clock.now(), connectionId, name: input.name, target: input.target, ciphertexts: input.ciphertexts, liveThumbprints, noLiveKeyReason }, options);
+    // As for groups: the stream follows the name, so two servers creating one name meet on one stream.
+    const target = () => this.fleet.connectionStreamOf(input.name) ?? connectionStream(nameBasedId('connection', input.name, this.fleet.connectionIncarnationsOf(input.name)));
+    return this.execute(target, (stream, at) => {
+      const liveThumbprints = this.fleet.liveCertificatesOf(input.target).map((c) => c.thumbprint);
+      const noLiveKeyReason = this.noLiveKeyReason(input.target);
+      const command: ConnectionCommand = { type: 'CreateConnection', at, connectionId: stream.slice('connection-'.length), name: input.name, target: input.target, ciphertexts: input.ciphertexts, liveThumbprints, noLiveKeyReason };
+      return decideConnection(command, this.fleet.connections.get(stream)?.state ?? initialConnectionState);
+    }, options);
   }
 
   async recordRun(connection: string, machine: string, keyThumbprint: string, reencrypted: Envelope | null, options: CommandOptions = {}) {
@@ -369,8 +386,18 @@ export class Engine {
     }
   }
 
+  /**
+   * A command id already recorded for a group of this name is a retry, even when that group has been
+   * deleted (or replaced by a new one of the same name) since: a retried deleteGroup is a no-op, not
+   * GROUP_NOT_FOUND, and never touches the new group.
+   */
+  private retriedForGroupName(name: string, options: CommandOptions): boolean {
+    return options.commandId !== undefined && this.fleet.commandSeenForGroupName(name, options.commandId);
+  }
+
   private async groupCommand(group: string, command: DistributiveOmit<GroupCommand, 'at'>, options: CommandOptions): Promise<RecordedEvent[]> {
     await this.processDue();
+    if (this.retriedForGroupName(group, options)) return [];
     const stream = this.requireGroupStream(group);
     return this.executeGroup(stream, { ...command, at: this.clock.now() } as GroupCommand, options);
   }
@@ -388,34 +415,48 @@ export class Engine {
     return this.executeConnection(stream!, { ...build(live), at: this.clock.now() } as ConnectionCommand, options);
   }
 
-  private async executeGroup(stream: string, command: GroupCommand, options: CommandOptions, reconcile = true): Promise<RecordedEvent[]> {
-    const recorded = await this.execute(stream, (at) => {
+  private async executeGroup(
+    target: string | (() => string),
+    build: GroupCommand | ((stream: string) => GroupCommand),
+    options: CommandOptions,
+    reconcile = true,
+  ): Promise<RecordedEvent[]> {
+    const dueAt = typeof build !== 'function' && build.type === 'ProcessDue' ? build.at : undefined;
+    const recorded = await this.execute(target, (stream, at) => {
       const state = this.fleet.groups.get(stream)?.state ?? initialGroupState;
+      const command = typeof build === 'function' ? build(stream) : build;
       return decideGroup({ ...command, at, ...(command.type === 'JoinMachine' ? { memberOfGroup: this.fleet.groupOfMachine(command.machine) } : {}) } as GroupCommand, state);
-    }, options, command.type === 'ProcessDue' ? command.at : undefined);
+    }, options, dueAt);
     // Only these facts change which keys are live for a connection's target (R14-R16, R19, R20).
     if (reconcile && recorded.some((event) => KEY_LIVENESS_EVENTS.has(event.type))) await this.reconcileConnections(options);
     return recorded;
   }
 
   private executeConnection(stream: string, command: ConnectionCommand, options: CommandOptions): Promise<RecordedEvent[]> {
-    return this.execute(stream, (at) => decideConnection({ ...command, at }, this.fleet.connections.get(stream)?.state ?? initialConnectionState), options);
+    return this.execute(stream, (_stream, at) => decideConnection({ ...command, at }, this.fleet.connections.get(stream)?.state ?? initialConnectionState), options);
   }
 
   /**
-   * 1. skip a command already recorded (same id); 2. decide on the current state, at the clock's
-   * instant (or at `dueAt`, a due time's own instant); 3. append with the revision the decision was
-   * made on; 4. on a conflict, catch up and decide again, reading the clock again and checking it
-   * against what the others appended meanwhile, so a retry never records an instant older than
-   * the log's latest (CLOCK_WENT_BACKWARDS while the clock is behind it).
+   * 1. pick the stream (a creation's stream can change between attempts: another writer may have
+   * created the name first); 2. skip a command already recorded there (same id); 3. decide on the
+   * current state, at the clock's instant (or at `dueAt`, a due time's own instant); 4. append with
+   * the revision the decision was made on; 5. on a conflict, catch up and start again, reading the
+   * clock again and checking it against what the others appended meanwhile, so a retry never
+   * records an instant older than the log's latest (CLOCK_WENT_BACKWARDS while the clock is behind).
    */
-  private async execute(stream: string, decide: (at: Instant) => Timed<DomainEvent>[], options: CommandOptions, dueAt?: Instant): Promise<RecordedEvent[]> {
+  private async execute(
+    target: string | (() => string),
+    decide: (stream: string, at: Instant) => Timed<DomainEvent>[],
+    options: CommandOptions,
+    dueAt?: Instant,
+  ): Promise<RecordedEvent[]> {
     const commandId = options.commandId ?? this.ids.next();
     const context: CommandContext = { commandId, correlationId: options.correlationId ?? commandId, ...(options.actor !== undefined ? { actor: options.actor } : {}) };
     for (let attempt = 0; ; attempt++) {
+      const stream = typeof target === 'string' ? target : target();
       if (this.fleet.commandSeen(stream, commandId)) return [];
       if (dueAt === undefined) this.requireClockNotBehindLog();
-      const events = decide(dueAt ?? this.clock.now());
+      const events = decide(stream, dueAt ?? this.clock.now());
       if (events.length === 0) return [];
       const expected = this.fleet.revisionOf(stream);
       const newEvents = events.map((event) => toNewEvent(event, context));
@@ -460,7 +501,7 @@ export class Engine {
       const unusable = !connection.needsFix && connection.ciphertexts.every((c) => !live.includes(c.thumbprint));
       if (!stale && !unusable) continue;
       const reason = this.needsFixReason(connection.target, live);
-      await this.execute(stream, (when) => decideConnection({ type: 'Reconcile', at: when, liveThumbprints: live, reason }, this.fleet.connections.get(stream)!.state), {
+      await this.execute(stream, (_stream, when) => decideConnection({ type: 'Reconcile', at: when, liveThumbprints: live, reason }, this.fleet.connections.get(stream)!.state), {
         correlationId: options.correlationId,
       }, at);
     }

@@ -35,6 +35,8 @@ export class Fleet {
   position = 0;
   /** Group streams changed since the last `takeChangedGroups()`, for schedulers that replan. */
   private readonly changedGroups = new Set<string>();
+  /** The same, for the engine's own due-time agenda (drained apart, by `takeScheduleChanges()`). */
+  private readonly scheduleChanges = new Set<string>();
   /** The latest domain instant in the log: commands may never be stamped before it. */
   latestAt = -Infinity;
   /** How many events of each type the log holds, for summaries. */
@@ -50,6 +52,10 @@ export class Fleet {
   private readonly machineByName = new Map<string, string>();
   /** Group name by member machine name (R9). */
   private readonly membership = new Map<string, string>();
+  /** Every stream a group of each name was created in, deleted ones included, oldest first. */
+  private readonly groupIncarnations = new Map<string, string[]>();
+  /** How many connections of each name the log has created. */
+  private readonly connectionIncarnations = new Map<string, number>();
 
   apply(recorded: RecordedEvent): void {
     if (recorded.position !== this.position + 1) {
@@ -65,6 +71,7 @@ export class Fleet {
         const slot = slotOf(this.groups, recorded.stream, initialGroupState);
         slot.state = evolveGroup(slot.state, event as Timed<GroupEvent>);
         this.changedGroups.add(recorded.stream);
+        this.scheduleChanges.add(recorded.stream);
         this.indexGroupEvent(recorded.stream, slot.state, event as Timed<GroupEvent>);
         advance(slot, recorded);
         break;
@@ -72,7 +79,10 @@ export class Fleet {
       case 'connection': {
         const slot = slotOf(this.connections, recorded.stream, initialConnectionState);
         slot.state = evolveConnection(slot.state, event as Timed<ConnectionEvent>);
-        if (event.type === 'ConnectionCreated' || event.type === 'ConnectionImported') this.connectionByName.set(slot.state.name, recorded.stream);
+        if (event.type === 'ConnectionCreated' || event.type === 'ConnectionImported') {
+          this.connectionByName.set(slot.state.name, recorded.stream);
+          this.connectionIncarnations.set(slot.state.name, (this.connectionIncarnations.get(slot.state.name) ?? 0) + 1);
+        }
         advance(slot, recorded);
         break;
       }
@@ -95,6 +105,7 @@ export class Fleet {
       case 'GroupImported':
         this.groupByName.set(state.name, stream);
         this.deletedGroupNames.delete(state.name);
+        this.groupIncarnations.set(state.name, [...(this.groupIncarnations.get(state.name) ?? []), stream]);
         break;
       case 'MachineJoined':
       case 'MachineImported':
@@ -120,6 +131,12 @@ export class Fleet {
     return changed;
   }
 
+  takeScheduleChanges(): string[] {
+    const changed = [...this.scheduleChanges];
+    this.scheduleChanges.clear();
+    return changed;
+  }
+
   groupStreamOf(name: string): string | undefined {
     return this.groupByName.get(name);
   }
@@ -132,6 +149,20 @@ export class Fleet {
   /** Whether the latest group of that name was deleted (and none was created under it since). */
   wasDeleted(name: string): boolean {
     return this.deletedGroupNames.has(name);
+  }
+
+  /** How many machine groups of this name were ever created: the incarnation the next one will be. */
+  groupIncarnationsOf(name: string): number {
+    return this.groupIncarnations.get(name)?.length ?? 0;
+  }
+
+  /** Whether a command with this id was recorded for a group of this name, in any of its incarnations. */
+  commandSeenForGroupName(name: string, commandId: string): boolean {
+    return (this.groupIncarnations.get(name) ?? []).some((stream) => this.commandSeen(stream, commandId));
+  }
+
+  connectionIncarnationsOf(name: string): number {
+    return this.connectionIncarnations.get(name) ?? 0;
   }
 
   groupNames(): string[] {

@@ -180,17 +180,19 @@ export function importEvents(fleet: ObservedFleet): { stream: string; events: Ne
   return streams;
 }
 
-/** Writes an observed fleet into a new or empty store. */
+/**
+ * Writes an observed fleet into a new or empty store, in ONE atomic write (`appendMany`): a process
+ * killed at any moment leaves the store with all of the import or none of it, never a partial fleet
+ * under an import record that claims every group. Every stream is expected new, so two imports
+ * racing into one store cannot both land.
+ */
 export async function importFleet(store: EventStore, fleet: ObservedFleet): Promise<ImportReport> {
   if ((await store.headPosition()) > 0) {
     throw new RekeyError(STORE_NOT_EMPTY, 'the store already holds events; import into a new or empty store (choose another --db file)', {}, 'validation');
   }
-  let events = 0;
-  for (const { stream, events: batch } of importEvents(fleet)) {
-    await store.append(stream, batch, -1);
-    events += batch.length;
-  }
-  return importReport(fleet, events);
+  const batches = importEvents(fleet).map(({ stream, events }) => ({ stream, events, expected: -1 as const }));
+  await store.appendMany(batches);
+  return importReport(fleet, batches.reduce((n, batch) => n + batch.events.length, 0));
 }
 
 export function importReport(fleet: ObservedFleet, events: number): ImportReport {

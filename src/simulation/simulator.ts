@@ -21,12 +21,12 @@ import { seededIds } from '../engine/ids.js';
 import { createConnection, fixConnection } from '../engine/portal.js';
 import type { EventStore } from '../store/port.js';
 import { Agenda, RANK } from './agenda.js';
+import { SIMULATION_STREAM } from './runMarkers.js';
 import { intervalAt, nextCheckIn } from './cadence.js';
 import type { Scenario, ScenarioAction, ScenarioConnection, ScenarioMachine } from './scenario.js';
 
 export const STORE_NOT_EMPTY = 'STORE_NOT_EMPTY';
-/** The stream that records a simulation run (seed, start and end); no table shows it. */
-export const SIMULATION_STREAM = 'simulation';
+export { SIMULATION_STREAM };
 
 export interface Rejection {
   readonly at: string;

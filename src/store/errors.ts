@@ -43,3 +43,8 @@ export function invalidStoreArgument(message: string, details: Record<string, un
 
 /** Another process held the store file's write lock for longer than the busy timeout. */
 export const STORE_BUSY = errorKind('STORE_BUSY', 'conflict');
+/**
+ * The disk under a store file is full: the write was rolled back and nothing of it acknowledged. The
+ * HTTP API answers 507 Insufficient Storage; the CLI exits 1. Writes succeed again once space is freed.
+ */
+export const STORE_FULL = errorKind('STORE_FULL', 'internal');

@@ -45,8 +45,8 @@ import { Observable, type Subscriber } from 'rxjs';
 import { RekeyError, errorKind } from '../kernel/errors.js';
 import { invalidStoreArgument, STORE_BUSY, STORE_CORRUPT, storeClosed, WrongExpectedRevisionError } from './errors.js';
 import { eventHashFromJson, GENESIS_HASH, verifyChain, type StoredChainLink, type VerifyChainOptions, type VerifyResult } from './hashChain.js';
-import type { AppendResult, EventMetadata, EventStore, ExpectedRevision, NewEvent, RecordedEvent } from './port.js';
-import { checkAppend, checkIndex, expectedMatches, readAllArguments, readStreamArguments, serializeEvents, type SerializedEvent } from './validation.js';
+import type { AppendResult, EventMetadata, EventStore, ExpectedRevision, NewEvent, RecordedEvent, StreamBatch } from './port.js';
+import { checkAppend, checkBatches, checkIndex, checkStream, expectedMatches, readAllArguments, readStreamArguments, serializeEvents, type SerializedEvent } from './validation.js';
 import {
   DEFAULT_STREAM_PREFIX,
   decodeEntry,
@@ -222,26 +222,35 @@ export function openEventStoreDb(options: EventStoreDbOptions): EventStoreDbEven
     return run;
   };
 
+  interface Part {
+    readonly stream: string;
+    readonly events: readonly NewEvent[];
+    readonly prepared: readonly SerializedEvent[];
+    readonly expected: ExpectedRevision;
+  }
+
   /**
-   * Whether the log holds, at `head + 1 ...`, exactly the events with these ids in `stream`: asked
-   * after an append whose outcome is unknown. Retries its own read while the server is unreachable.
+   * Whether the log holds, at `head + 1 ...`, exactly these events (stream and id each): asked after
+   * an append whose outcome is unknown. Retries its own read while the server is unreachable.
    */
-  const holdsOwnWrite = async (head: number, stream: string, ids: readonly string[], cause: unknown): Promise<boolean> => {
+  const holdsOwnWrite = async (head: number, expected: readonly { stream: string; id: string }[], cause: unknown): Promise<boolean> => {
     for (let attempt = 1; ; attempt++) {
       await sleep(Math.min(1000, 50 * attempt));
       open();
       try {
-        const entries = await readEntries(head + 1, ids.length);
-        return entries.length === ids.length && entries.every((entry, i) => entry.event.stream === stream && entry.id === ids[i]);
+        const entries = await readEntries(head + 1, expected.length);
+        return entries.length === expected.length && entries.every((entry, i) => entry.event.stream === expected[i]!.stream && entry.id === expected[i]!.id);
       } catch (error) {
         if (!(error instanceof RekeyError && error.code === STORE_UNAVAILABLE)) throw error;
-        if (attempt >= 20) throw unavailable(cause, `appending to ${stream} (and the log could not be read afterwards to learn whether it was written)`);
+        if (attempt >= 20) throw unavailable(cause, `appending to ${expected[0]?.stream ?? logStream} (and the log could not be read afterwards to learn whether it was written)`);
       }
     }
   };
 
-  const appendOnce = async (stream: string, events: readonly NewEvent[], prepared: SerializedEvent[], expected: ExpectedRevision): Promise<AppendResult> => {
-    const ids = prepared.map((_, i) => eventIdFor(stream, events[i]!.metadata.commandId, i));
+  /** One write of every part's events as ONE append to the log stream: ESDB stores a batch atomically. */
+  const appendOnce = async (parts: readonly Part[]): Promise<AppendResult[]> => {
+    const ids = parts.flatMap(({ stream, events, prepared }) => prepared.map((_, i) => ({ stream, id: eventIdFor(stream, events[i]!.metadata.commandId, i) })));
+    const streamsNamed = parts.map((part) => part.stream).join(', ');
     const recordedAt = wallClock().toISOString();
     let fresh = false; // whether the index was read from the log since the last failed attempt
     if (!indexLoaded) {
@@ -250,25 +259,31 @@ export function openEventStoreDb(options: EventStoreDbOptions): EventStoreDbEven
     }
     for (let attempt = 1; ; attempt++) {
       open();
-      let actual = revisionOf(stream);
-      if (!expectedMatches(expected, actual) && !fresh) {
+      const mismatch = () => parts.find(({ stream, expected }) => !expectedMatches(expected, revisionOf(stream)));
+      if (mismatch() && !fresh) {
         await refresh(); // the index may be stale: a conflict is only reported on what the log holds now
         fresh = true;
-        actual = revisionOf(stream);
       }
-      if (!expectedMatches(expected, actual)) throw new WrongExpectedRevisionError(stream, expected, actual);
+      const wrong = mismatch();
+      if (wrong) throw new WrongExpectedRevisionError(wrong.stream, wrong.expected, revisionOf(wrong.stream));
       const head = index.loaded;
       let previousHash = index.headHash;
+      let position = head;
       const built: RecordedEvent[] = [];
-      const proposed = prepared.map((p, i) => {
-        const position = head + 1 + i;
-        const revision = actual + 1 + i;
-        const hash = eventHashFromJson(previousHash, { stream, revision, position, type: p.type, dataJson: p.dataJson, metadataJson: p.metadataJson });
-        previousHash = hash;
-        const metadata = JSON.parse(p.metadataJson) as EventMetadata;
-        const data = JSON.parse(p.dataJson) as Record<string, unknown>;
-        built.push({ stream, revision, position, type: p.type, data, metadata, recordedAt, hash });
-        return jsonEvent({ id: ids[i]!, type: p.type, data, metadata: encodeMetadata(metadata, { stream, revision, position, hash, recordedAt }) });
+      const results: AppendResult[] = [];
+      const proposed = parts.flatMap(({ stream, prepared }) => {
+        const actual = revisionOf(stream);
+        results.push({ lastRevision: actual + prepared.length, lastPosition: prepared.length === 0 ? index.streams.get(stream)?.at(-1) ?? 0 : position + prepared.length });
+        return prepared.map((p, i) => {
+          position++;
+          const revision = actual + 1 + i;
+          const hash = eventHashFromJson(previousHash, { stream, revision, position, type: p.type, dataJson: p.dataJson, metadataJson: p.metadataJson });
+          previousHash = hash;
+          const metadata = JSON.parse(p.metadataJson) as EventMetadata;
+          const data = JSON.parse(p.dataJson) as Record<string, unknown>;
+          built.push({ stream, revision, position, type: p.type, data, metadata, recordedAt, hash });
+          return jsonEvent({ id: ids[built.length - 1]!.id, type: p.type, data, metadata: encodeMetadata(metadata, { stream, revision, position, hash, recordedAt }) });
+        });
       });
       let written = false;
       try {
@@ -282,20 +297,20 @@ export function openEventStoreDb(options: EventStoreDbOptions): EventStoreDbEven
           // The log moved since the index was read: another writer appended first.
         } else if (type !== undefined && OUTCOME_UNKNOWN.has(type)) {
           // It may have been written before the connection failed: look for our own ids.
-          written = await holdsOwnWrite(head, stream, ids, error);
+          written = await holdsOwnWrite(head, ids, error);
         } else {
-          throw unavailable(error, `appending to ${stream}`);
+          throw unavailable(error, `appending to ${streamsNamed}`);
         }
       }
       if (written) {
         if (index.loaded === head) for (const event of built) indexEvent(event);
-        return { lastRevision: actual + prepared.length, lastPosition: head + prepared.length };
+        return results;
       }
       if (attempt >= maxAppendAttempts) {
         throw new RekeyError(
           STORE_BUSY,
-          `the EventStoreDB log ${logStream} at ${shown} kept moving under the append to stream ${stream}; gave up after ${attempt} attempts`,
-          { stream, logStream, attempts: attempt },
+          `the EventStoreDB log ${logStream} at ${shown} kept moving under the append to stream ${streamsNamed}; gave up after ${attempt} attempts`,
+          { stream: parts[0]?.stream, logStream, attempts: attempt },
         );
       }
       if (attempt > 3) await sleep(Math.min(200, Math.floor(Math.random() * 5 * attempt)));
@@ -406,7 +421,14 @@ export function openEventStoreDb(options: EventStoreDbOptions): EventStoreDbEven
         return { lastRevision: actual, lastPosition: index.streams.get(stream)?.at(-1) ?? 0 };
       }
       const prepared = serializeEvents(stream, events); // unserialisable events are refused before anything is sent
-      return serialized(() => appendOnce(stream, events, prepared, expected));
+      return (await serialized(() => appendOnce([{ stream, events, prepared, expected }])))[0]!;
+    },
+
+    async appendMany(batches: readonly StreamBatch[]): Promise<AppendResult[]> {
+      open();
+      checkBatches(batches);
+      const parts = batches.map(({ stream, events, expected }) => ({ stream, events, prepared: serializeEvents(stream, events), expected }));
+      return serialized(() => appendOnce(parts));
     },
 
     async readStream(stream: string, fromRevision?: number): Promise<RecordedEvent[]> {

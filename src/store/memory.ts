@@ -7,9 +7,9 @@
 import type { Observable } from 'rxjs';
 import { storeClosed, WrongExpectedRevisionError } from './errors.js';
 import { eventHashFromJson, GENESIS_HASH, verifyChain, type VerifyChainOptions, type VerifyResult } from './hashChain.js';
-import type { AppendResult, EventStore, ExpectedRevision, NewEvent, RecordedEvent } from './port.js';
+import type { AppendResult, EventStore, ExpectedRevision, NewEvent, RecordedEvent, StreamBatch } from './port.js';
 import { SubscriptionHub } from './subscription.js';
-import { checkAppend, checkIndex, expectedMatches, readAllArguments, readStreamArguments, serializeEvents } from './validation.js';
+import { checkAppend, checkBatches, checkIndex, checkStream, expectedMatches, readAllArguments, readStreamArguments, serializeEvents } from './validation.js';
 
 interface StoredEvent {
   stream: string;
@@ -59,46 +59,59 @@ export function createInMemoryEventStore(options: InMemoryEventStoreOptions = {}
     if (closed) throw storeClosed('memory');
   };
 
+  /** Checks every batch, builds every event, then stores them all: a failure leaves the store untouched. */
+  const write = (batches: readonly StreamBatch[]): AppendResult[] => {
+    for (const { stream, expected } of batches) {
+      const actual = (streams.get(stream)?.length ?? 0) - 1;
+      if (!expectedMatches(expected, actual)) throw new WrongExpectedRevisionError(stream, expected, actual);
+    }
+    const recordedAt = wallClock().toISOString();
+    let previousHash = log.at(-1)?.hash ?? GENESIS_HASH;
+    let position = log.length;
+    const built: StoredEvent[][] = batches.map(({ stream, events }) => {
+      const revision = (streams.get(stream)?.length ?? 0) - 1;
+      return serializeEvents(stream, events).map((event, i) => {
+        const fields = { stream, revision: revision + 1 + i, position: ++position, type: event.type, dataJson: event.dataJson, metadataJson: event.metadataJson };
+        const hash = eventHashFromJson(previousHash, fields);
+        previousHash = hash;
+        return { ...fields, recordedAt, hash };
+      });
+    });
+    const results = built.map((stored, i) => {
+      const stream = batches[i]!.stream;
+      const target = streams.get(stream) ?? [];
+      if (!streams.has(stream)) streams.set(stream, target);
+      for (const e of stored) {
+        log.push(e);
+        target.push(e);
+      }
+      const last = stored.at(-1);
+      return last ? { lastRevision: last.revision, lastPosition: last.position } : { lastRevision: target.length - 1, lastPosition: target.at(-1)?.position ?? 0 };
+    });
+    const all = built.flat();
+    if (all.length > 0) hub.publish(() => all.map(materialize));
+    return results;
+  };
+
   return {
     kind: 'memory',
 
     async append(stream: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
       open();
       checkAppend(stream, events, expected);
-      const existing = streams.get(stream);
-      const actual = existing ? existing.length - 1 : -1;
-      if (!expectedMatches(expected, actual)) throw new WrongExpectedRevisionError(stream, expected, actual);
       if (events.length === 0) {
+        const existing = streams.get(stream);
+        const actual = existing ? existing.length - 1 : -1;
+        if (!expectedMatches(expected, actual)) throw new WrongExpectedRevisionError(stream, expected, actual);
         return { lastRevision: actual, lastPosition: existing?.at(-1)?.position ?? 0 };
       }
-      // Build every event first: an event that cannot be serialised leaves the store untouched.
-      const recordedAt = wallClock().toISOString();
-      let previousHash = log.at(-1)?.hash ?? GENESIS_HASH;
-      const built: StoredEvent[] = [];
-      const serialized = serializeEvents(stream, events);
-      for (let i = 0; i < serialized.length; i++) {
-        const event = serialized[i]!;
-        const fields = {
-          stream,
-          revision: actual + 1 + i,
-          position: log.length + 1 + i,
-          type: event.type,
-          dataJson: event.dataJson,
-          metadataJson: event.metadataJson,
-        };
-        const hash = eventHashFromJson(previousHash, fields);
-        built.push({ ...fields, recordedAt, hash });
-        previousHash = hash;
-      }
-      const target = existing ?? [];
-      if (!existing) streams.set(stream, target);
-      for (const e of built) {
-        log.push(e);
-        target.push(e);
-      }
-      hub.publish(() => built.map(materialize));
-      const last = built.at(-1)!;
-      return { lastRevision: last.revision, lastPosition: last.position };
+      return write([{ stream, events, expected }])[0]!;
+    },
+
+    async appendMany(batches: readonly StreamBatch[]): Promise<AppendResult[]> {
+      open();
+      checkBatches(batches);
+      return write(batches);
     },
 
     async readStream(stream: string, fromRevision?: number): Promise<RecordedEvent[]> {

@@ -6,7 +6,8 @@
  * - A stream's revisions are contiguous and start at 0. `ExpectedRevision` -1 means "the stream must
  *   not exist yet"; `'any'` skips the check.
  * - Positions are global, contiguous and start at 1; `headPosition()` is 0 for an empty store.
- * - `append` is atomic: all of the given events are stored, or none.
+ * - `append` is atomic: all of the given events are stored, or none. `appendMany` is atomic across
+ *   streams: every batch is stored, in the order given, or none of them (one import is one write).
  * - Every stored event carries `hash`, chained to the previous event's hash by global position
  *   (see `hashChain.ts`), so `verify` can find the first tampered or missing event.
  */
@@ -45,9 +46,22 @@ export interface AppendResult {
   lastPosition: number;
 }
 
+/** One stream's part of an `appendMany`. */
+export interface StreamBatch {
+  readonly stream: string;
+  readonly events: readonly NewEvent[];
+  readonly expected: ExpectedRevision;
+}
+
 export interface EventStore {
   readonly kind: string;
   append(stream: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult>;
+  /**
+   * Several streams in one atomic write, each batch checked against its expected revision: all of
+   * them are stored, in the order given (positions follow on), or, on any conflict or failure,
+   * none. A stream may appear once only.
+   */
+  appendMany(batches: readonly StreamBatch[]): Promise<AppendResult[]>;
   /** Events of one stream from `fromRevision` (inclusive), in revision order; [] for an unknown stream. */
   readStream(stream: string, fromRevision?: number): Promise<RecordedEvent[]>;
   /** Up to `limit` events with position >= fromPosition, in position order. */

@@ -20,16 +20,17 @@ import Database from 'better-sqlite3';
 import type { Observable } from 'rxjs';
 import { RekeyError } from '../kernel/errors.js';
 import {
-  STORE_BUSY, STORE_NOT_FOUND, STORE_READONLY, STORE_SCHEMA_UNSUPPORTED, storeClosed, storeCorrupt,
+  STORE_NOT_FOUND, STORE_READONLY, STORE_SCHEMA_UNSUPPORTED, storeClosed, storeCorrupt,
   WrongExpectedRevisionError,
 } from './errors.js';
 import {
   eventHashFromJson, GENESIS_HASH, verifyChain,
   type StoredChainLink, type VerifyChainOptions, type VerifyResult,
 } from './hashChain.js';
-import type { AppendResult, EventMetadata, EventStore, ExpectedRevision, NewEvent, RecordedEvent } from './port.js';
+import type { AppendResult, EventMetadata, EventStore, ExpectedRevision, NewEvent, RecordedEvent, StreamBatch } from './port.js';
+import { isSqliteError, translateSqliteError } from './sqliteErrors.js';
 import { SubscriptionHub } from './subscription.js';
-import { checkAppend, checkIndex, expectedMatches, readAllArguments, readStreamArguments, serializeEvents, type SerializedEvent } from './validation.js';
+import { checkAppend, checkBatches, checkIndex, checkStream, expectedMatches, readAllArguments, readStreamArguments, serializeEvents, type SerializedEvent } from './validation.js';
 
 /** The schema this code writes and reads. Bump it with a migration step in `migrate`. */
 export const SQLITE_SCHEMA_VERSION = 1;
@@ -222,27 +223,37 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): SqliteEv
     cachedRevisions.clear();
   };
 
+  interface Part {
+    readonly stream: string;
+    readonly prepared: readonly Prepared[];
+    readonly expected: ExpectedRevision;
+  }
+
   interface AppendOutcome {
     firstPosition: number;
     firstRevision: number;
     hashes: string[];
   }
 
-  // The whole append under the write lock: check, head, hash, insert.
-  const appendTx = db.transaction(
-    (stream: string, prepared: Prepared[], expected: ExpectedRevision, recordedAt: string): AppendOutcome => {
-      const version = dataVersionStmt.get();
-      if (version !== cacheVersion) {
-        dropCache();
-        cacheVersion = version;
-      }
+  // The whole append under the write lock: check every stream, then head, hash, insert.
+  const appendTx = db.transaction((parts: readonly Part[], recordedAt: string): AppendOutcome[] => {
+    const version = dataVersionStmt.get();
+    if (version !== cacheVersion) {
+      dropCache();
+      cacheVersion = version;
+    }
+    const revisions = parts.map(({ stream, expected }) => {
       let actual = cachedRevisions.get(stream);
       if (actual === undefined) actual = streamHeadStmt.get(stream) ?? -1;
       if (!expectedMatches(expected, actual)) throw new WrongExpectedRevisionError(stream, expected, actual);
-      const head = cachedHead ?? headStmt.get() ?? { position: 0, hash: GENESIS_HASH };
-      let previousHash = head.hash;
-      let position = head.position;
-      let revision = actual;
+      return actual;
+    });
+    const head = cachedHead ?? headStmt.get() ?? { position: 0, hash: GENESIS_HASH };
+    let previousHash = head.hash;
+    let position = head.position;
+    return parts.map(({ stream, prepared }, n): AppendOutcome => {
+      const firstPosition = position + 1;
+      let revision = revisions[n]!;
       const hashes: string[] = new Array(prepared.length);
       for (let i = 0; i < prepared.length; i++) {
         const p = prepared[i]!;
@@ -255,9 +266,58 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): SqliteEv
         hashes[i] = hash;
         previousHash = hash;
       }
-      return { firstPosition: head.position + 1, firstRevision: actual + 1, hashes };
-    },
-  );
+      return { firstPosition, firstRevision: revisions[n]! + 1, hashes };
+    });
+  });
+
+  /** Runs one atomic write of several streams' events, then updates the cache and tells the subscribers. */
+  const write = (parts: readonly Part[]): AppendResult[] => {
+    const recordedAt = wallClock().toISOString();
+    let outcomes: AppendOutcome[];
+    try {
+      outcomes = appendTx.immediate(parts, recordedAt);
+    } catch (error) {
+      dropCache();
+      if (error instanceof RekeyError) throw error;
+      if (isSqliteError(error) && (error.code === 'SQLITE_CONSTRAINT_UNIQUE' || error.code === 'SQLITE_CONSTRAINT_PRIMARYKEY')) {
+        // Cannot happen under the immediate transaction; if it does, report it as the conflict it is.
+        const { stream, expected } = parts[0]!;
+        const actual = guard(() => streamHeadStmt.get(stream), file) ?? -1;
+        throw new WrongExpectedRevisionError(stream, expected, actual);
+      }
+      throw translate(error, file);
+    }
+    const results = outcomes.map(({ firstPosition, firstRevision, hashes }, n): AppendResult => {
+      const stream = parts[n]!.stream;
+      if (hashes.length === 0) {
+        return { lastRevision: firstRevision - 1, lastPosition: guard(() => streamLastPositionStmt.get(stream), file) ?? 0 };
+      }
+      const last = { revision: firstRevision + hashes.length - 1, position: firstPosition + hashes.length - 1 };
+      cachedHead = { position: last.position, hash: hashes[hashes.length - 1]! };
+      if (cachedRevisions.size >= MAX_CACHED_STREAMS) cachedRevisions.clear();
+      cachedRevisions.set(stream, last.revision);
+      return { lastRevision: last.revision, lastPosition: last.position };
+    });
+    hub.publish(() =>
+      outcomes.flatMap(({ firstPosition, firstRevision, hashes }, n) => parts[n]!.prepared.map((p, i) => ({
+        stream: parts[n]!.stream,
+        revision: firstRevision + i,
+        position: firstPosition + i,
+        type: p.type,
+        data: JSON.parse(p.dataJson) as Record<string, unknown>,
+        metadata: JSON.parse(p.metadataJson) as EventMetadata,
+        recordedAt,
+        hash: hashes[i]!,
+      }))),
+    );
+    return results;
+  };
+
+  const requireWritable = (stream: string) => {
+    if (readonly) {
+      throw new RekeyError(STORE_READONLY, `cannot append to stream ${stream}: the event store ${file} is open read-only`, { file, stream });
+    }
+  };
 
   const store: SqliteEventStore = {
     kind: 'sqlite',
@@ -265,9 +325,7 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): SqliteEv
 
     async append(stream: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
       open();
-      if (readonly) {
-        throw new RekeyError(STORE_READONLY, `cannot append to stream ${stream}: the event store ${file} is open read-only`, { file, stream });
-      }
+      requireWritable(stream);
       checkAppend(stream, events, expected);
       if (events.length === 0) {
         const actual = guard(() => streamHeadStmt.get(stream), file) ?? -1;
@@ -275,39 +333,14 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): SqliteEv
         return { lastRevision: actual, lastPosition: guard(() => streamLastPositionStmt.get(stream), file) ?? 0 };
       }
       // Serialise outside the transaction: the write lock is held only for the check and the inserts.
-      const prepared = serializeEvents(stream, events);
-      const recordedAt = wallClock().toISOString();
-      let outcome: AppendOutcome;
-      try {
-        outcome = appendTx.immediate(stream, prepared, expected, recordedAt);
-      } catch (error) {
-        dropCache();
-        if (error instanceof RekeyError) throw error;
-        if (isSqliteError(error) && (error.code === 'SQLITE_CONSTRAINT_UNIQUE' || error.code === 'SQLITE_CONSTRAINT_PRIMARYKEY')) {
-          // Cannot happen under the immediate transaction; if it does, report it as the conflict it is.
-          const actual = guard(() => streamHeadStmt.get(stream), file) ?? -1;
-          throw new WrongExpectedRevisionError(stream, expected, actual);
-        }
-        throw translate(error, file);
-      }
-      const { firstPosition, firstRevision, hashes } = outcome;
-      const last = { revision: firstRevision + hashes.length - 1, position: firstPosition + hashes.length - 1 };
-      cachedHead = { position: last.position, hash: hashes[hashes.length - 1]! };
-      if (cachedRevisions.size >= MAX_CACHED_STREAMS) cachedRevisions.clear();
-      cachedRevisions.set(stream, last.revision);
-      hub.publish(() =>
-        prepared.map((p, i) => ({
-          stream,
-          revision: firstRevision + i,
-          position: firstPosition + i,
-          type: p.type,
-          data: JSON.parse(p.dataJson) as Record<string, unknown>,
-          metadata: JSON.parse(p.metadataJson) as EventMetadata,
-          recordedAt,
-          hash: hashes[i]!,
-        })),
-      );
-      return { lastRevision: last.revision, lastPosition: last.position };
+      return write([{ stream, prepared: serializeEvents(stream, events), expected }])[0]!;
+    },
+
+    async appendMany(batches: readonly StreamBatch[]): Promise<AppendResult[]> {
+      open();
+      checkBatches(batches);
+      if (batches.length > 0) requireWritable(batches[0]!.stream);
+      return write(batches.map(({ stream, events, expected }) => ({ stream, prepared: serializeEvents(stream, events), expected })));
     },
 
     async readStream(stream: string, fromRevision?: number): Promise<RecordedEvent[]> {
@@ -467,33 +500,6 @@ function migrate(db: Database.Database, from: number): void {
   }
 }
 
-interface SqliteError extends Error {
-  code: string;
-}
-
-function isSqliteError(error: unknown): error is SqliteError {
-  return error instanceof Error && typeof (error as SqliteError).code === 'string' && (error as SqliteError).code.startsWith('SQLITE_');
-}
-
-/** Maps SQLite failures to the store's error codes; everything else passes through. */
-function translate(error: unknown, file: string): unknown {
-  if (error instanceof RekeyError || !isSqliteError(error)) return error;
-  const code = error.code;
-  if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) {
-    return storeCorrupt(file, `${error.message} (${code})`);
-  }
-  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
-    return new RekeyError(STORE_BUSY, `the event store ${file} stayed locked by another writer: ${error.message}`, { file, code });
-  }
-  if (code.startsWith('SQLITE_READONLY')) {
-    return new RekeyError(STORE_READONLY, `the event store ${file} cannot be written: ${error.message}`, { file, code });
-  }
-  if (code.startsWith('SQLITE_CANTOPEN')) {
-    return new RekeyError(STORE_NOT_FOUND, `the event store ${file} cannot be opened: ${error.message}`, { file, code });
-  }
-  return error;
-}
-
 function guard<T>(fn: () => T, file: string): T {
   try {
     return fn();
@@ -501,3 +507,5 @@ function guard<T>(fn: () => T, file: string): T {
     throw translate(error, file);
   }
 }
+
+const translate = translateSqliteError;

@@ -1,7 +1,7 @@
 /** Argument checks shared by every store, so all of them refuse the same malformed calls alike. */
 import { invalidStoreArgument } from './errors.js';
 import { canonicalJson } from './hashChain.js';
-import type { ExpectedRevision, NewEvent } from './port.js';
+import type { ExpectedRevision, NewEvent, StreamBatch } from './port.js';
 
 export function checkAppend(stream: unknown, events: unknown, expected: unknown): void {
   checkStream(stream);
@@ -114,5 +114,19 @@ function serializePart(stream: string, index: number, event: NewEvent, part: 'da
       `event ${index} (${event.type}) appended to stream ${stream} has ${part} that cannot be stored as JSON: ${(error as Error).message}`,
       { stream, index, type: event.type, field: part },
     );
+  }
+}
+
+/** The checks of `append` for every batch of an `appendMany`, and each stream once. */
+export function checkBatches(batches: unknown): asserts batches is readonly StreamBatch[] {
+  if (!Array.isArray(batches)) throw invalidStoreArgument('appendMany takes an array of {stream, events, expected} batches');
+  const seen = new Set<string>();
+  for (const batch of batches as Partial<StreamBatch>[]) {
+    if (batch === null || typeof batch !== 'object') throw invalidStoreArgument('each batch of appendMany must be an object {stream, events, expected}');
+    checkAppend(batch.stream, batch.events, batch.expected);
+    if (seen.has(batch.stream!)) {
+      throw invalidStoreArgument(`stream ${batch.stream!} appears twice in one appendMany; give each stream one batch`, { stream: batch.stream });
+    }
+    seen.add(batch.stream!);
   }
 }

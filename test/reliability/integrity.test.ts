@@ -107,9 +107,11 @@ describe('rekey verify finds edited, missing and cut-off events', () => {
     const head = (JSON.parse((await verify(db, '--json')).stdout) as { headHash: string }).headHash;
     expect((await verify(db, '--expect-head', head)).status).toBe(0);
     const file = edited('cut-short.db', (raw) => raw.prepare('DELETE FROM events WHERE position = ?').run(events));
+    // The chain alone still holds; what gives the cut away without --expect-head is the simulation's
+    // end marker, the event cut off (issue 18: a run without SimulationEnded is incomplete).
     const alone = await verify(file, '--json');
-    expect(alone.status).toBe(0);
-    expect(JSON.parse(alone.stdout)).toMatchObject({ ok: true, checked: events - 1 });
+    expect(alone.status).toBe(1);
+    expect(JSON.parse(alone.stdout)).toMatchObject({ ok: false, reason: 'incomplete', position: events, checked: events - 1 });
     const text = await verify(file, '--expect-head', head);
     expect(text.status).toBe(1);
     expect(text.stdout).toContain(`FAILED at position ${events} (missing)`);

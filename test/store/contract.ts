@@ -169,6 +169,53 @@ export function runEventStoreContract(
       expect((await verifyChain([await store.readAll()])).ok).toBe(true);
     });
 
+    it('appendMany writes several streams as one: every batch in order, positions following on', async () => {
+      const store = await fresh();
+      await store.append('a', [ev('A0')], -1);
+      const live = record(store.subscribeAll());
+      const results = await store.appendMany([
+        { stream: 'import', events: [ev('StateImported')], expected: -1 },
+        { stream: 'a', events: [ev('A1'), ev('A2')], expected: 0 },
+        { stream: 'b', events: [ev('B0')], expected: 'any' },
+      ]);
+      expect(results).toEqual([
+        { lastRevision: 0, lastPosition: 2 },
+        { lastRevision: 2, lastPosition: 4 },
+        { lastRevision: 0, lastPosition: 5 },
+      ]);
+      const all = await store.readAll();
+      expect(all.map((e) => `${e.position}:${e.stream}:${e.revision}:${e.type}`)).toEqual(['1:a:0:A0', '2:import:0:StateImported', '3:a:1:A1', '4:a:2:A2', '5:b:0:B0']);
+      expect((await verifyChain([all])).ok).toBe(true);
+      await live.until(5);
+      expect(live.positions()).toEqual(range(1, 5));
+      live.stop();
+      expect(await store.appendMany([])).toEqual([]);
+    });
+
+    it('appendMany is all or nothing: a conflict or a bad event in any batch stores none of them', async () => {
+      const store = await fresh();
+      await store.append('a', [ev('A0')], -1);
+      const conflict = await catchError(store.appendMany([
+        { stream: 'b', events: [ev('B0')], expected: -1 },
+        { stream: 'a', events: [ev('A1')], expected: -1 },
+      ]));
+      expectWrongRevision(conflict, -1, 0, 'a');
+      const unserialisable = await catchError(store.appendMany([
+        { stream: 'b', events: [ev('B0')], expected: -1 },
+        { stream: 'c', events: [ev('C0'), ev('C1', { n: 1n })], expected: -1 },
+      ]));
+      expect(isRekeyError(unserialisable, 'STORE_INVALID_ARGUMENT')).toBe(true);
+      const twice = await catchError(store.appendMany([
+        { stream: 'b', events: [ev('B0')], expected: -1 },
+        { stream: 'b', events: [ev('B1')], expected: 0 },
+      ]));
+      expect(isRekeyError(twice, 'STORE_INVALID_ARGUMENT')).toBe(true);
+      expect((twice as Error).message).toContain('stream b appears twice');
+      expect(await store.headPosition()).toBe(1);
+      expect(await store.readStream('b')).toEqual([]);
+      expect(await store.appendMany([{ stream: 'b', events: [ev('B0')], expected: -1 }])).toEqual([{ lastRevision: 0, lastPosition: 2 }]);
+    });
+
     it('checks the expected revision of an empty append and stores nothing', async () => {
       const store = await fresh();
       expect(await store.append('s', [], -1)).toEqual({ lastRevision: -1, lastPosition: 0 });

@@ -10,7 +10,7 @@
  * otherwise); over HTTPS from anywhere.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { RekeyError } from '../../kernel/errors.js';
+import { RekeyError, isRekeyError } from '../../kernel/errors.js';
 import { MAX_NAME_LENGTH, NAME_PATTERN } from '../../domain/names.js';
 import type { CommandOptions } from '../../engine/engine.js';
 import { createConnection, fixConnection } from '../../engine/portal.js';
@@ -116,7 +116,9 @@ export function commandRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const options: CommandOptions = { ...(typeof body.commandId === 'string' ? { commandId: body.commandId } : {}), ...(actor !== undefined ? { actor } : {}) };
       const events = await ctx.serialize(() => handlers[name](body, options, request));
       const last = events.at(-1);
-      if (last) await ctx.readModel.waitFor(last.position);
+      if (last) await ctx.readModel.waitFor(last.position).catch((error: unknown) => {
+        throw recordedButNotShown(events, error);
+      });
       return { command: name, events: summarize(events), position: await ctx.store.headPosition() };
     });
   }
@@ -125,6 +127,22 @@ export function commandRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const { name } = request.params as { name: string };
     throw resourceNotFound(`unknown command ${JSON.stringify(name.slice(0, 100))}; the commands are: ${Object.keys(COMMAND_SCHEMAS).join(', ')}`, { command: name.slice(0, 100) });
   });
+}
+
+/**
+ * The command is durable but the tables could not catch up (a full disk under the read model, ...):
+ * the answer keeps the cause's code and status and says that the events are recorded, so that the
+ * client knows a retry with the same commandId records nothing twice.
+ */
+function recordedButNotShown(events: readonly RecordedEvent[], error: unknown): unknown {
+  if (!isRekeyError(error)) return error;
+  const where = events.length === 1 ? `position ${events[0]!.position}` : `positions ${events[0]!.position} to ${events.at(-1)!.position}`;
+  return new RekeyError(
+    error.code,
+    `the command was recorded (${events.length} ${events.length === 1 ? 'event' : 'events'} at ${where}), but the tables could not be brought up to date: ${error.message}`,
+    { ...error.details, recorded: events.map((event) => event.position) },
+    error.kind,
+  );
 }
 
 /** Over HTTPS the credentials are encrypted on the wire, so any (admin) caller may send them. */

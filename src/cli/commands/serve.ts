@@ -7,7 +7,8 @@ import { RekeyError } from '../../kernel/errors.js';
 import { runConnectionRoute } from '../../api/routes/runConnection.js';
 import { parseInstantArgument, parseInteger } from '../arguments.js';
 import { authFileOf, withAuthFileOption } from '../authFileOption.js';
-import { printLine } from '../output.js';
+import { incompleteSimulation } from '../../simulation/runMarkers.js';
+import { printLine, reportWarning } from '../output.js';
 import { dbFile, openStore, withStoreOptions } from '../storeOptions.js';
 
 interface ServeOptions {
@@ -125,6 +126,8 @@ See docs/api.md for every endpoint.`)
           process.on('SIGTERM', stop);
         });
         const events = await store.headPosition();
+        const incomplete = await incompleteSimulation(store);
+        if (incomplete) reportWarning(incomplete, false);
         const source = (options.eventstore ?? (process.env.REKEY_EVENTSTORE || undefined))?.replace(/\/\/[^@/]*@/, '//***@') ?? dbFile(options);
         if (!tls && !isLoopbackAddress(host)) process.stderr.write(`rekey: warning: serving plain HTTP on ${host}: bearer tokens cross the network in the clear; give --tls-cert and --tls-key\n`);
         process.stderr.write(`rekey: serving ${source} (${events} events) at ${server.url}/ ; Ctrl+C stops\n`);

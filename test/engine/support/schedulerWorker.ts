@@ -29,7 +29,7 @@ import { Engine } from '../../../src/engine/engine.js';
 import { randomIds } from '../../../src/engine/ids.js';
 import { openEventStoreDb } from '../../../src/store/eventstoredb.js';
 import { WrongExpectedRevisionError } from '../../../src/store/errors.js';
-import type { AppendResult, EventStore, ExpectedRevision, NewEvent, RecordedEvent } from '../../../src/store/port.js';
+import type { AppendResult, EventStore, ExpectedRevision, NewEvent, RecordedEvent, StreamBatch } from '../../../src/store/port.js';
 import { openSqliteEventStore } from '../../../src/store/sqlite.js';
 
 export type StoreSpec =
@@ -74,6 +74,10 @@ class GatedStore implements EventStore {
     } finally {
       this.frozenAt = undefined;
     }
+  }
+
+  appendMany(batches: readonly StreamBatch[]): Promise<AppendResult[]> {
+    return this.inner.appendMany(batches); // the engine never writes several streams at once
   }
 
   readStream(stream: string, fromRevision?: number): Promise<RecordedEvent[]> {

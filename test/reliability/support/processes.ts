@@ -21,7 +21,7 @@ export function compiledWorkers(): string {
   if (compiled) return compiled;
   const dir = scratchDir('workers'); // removed by the test file's afterAll(removeScratchDirs)
   writeFileSync(join(dir, 'package.json'), '{"type": "module"}\n');
-  for (const name of ['crashPlan', 'crashWorker', 'concurrencyWorker']) {
+  for (const name of ['crashPlan', 'crashWorker', 'concurrencyWorker', 'importWorker']) {
     const source = readFileSync(join(HERE, `${name}.ts`), 'utf8');
     const { outputText } = ts.transpileModule(source, {
       fileName: `${name}.ts`,
