@@ -27,8 +27,17 @@ type Upcaster = (data: Record<string, unknown>) => Record<string, unknown>;
 /** Upcasters by event type, applied in order. None are needed yet: every shape is version 1. */
 const UPCASTERS: Partial<Record<string, Upcaster[]>> = {};
 
+/** The last occurredAt read and its instant: the events of one command share it, and a replay reads millions. */
+let lastOccurredAt: string | undefined;
+let lastAt = Number.NaN;
+
 export function toDomainEvent(recorded: RecordedEvent): Timed<DomainEvent> {
-  const at = Date.parse(recorded.metadata.occurredAt);
+  const occurredAt = recorded.metadata.occurredAt;
+  if (occurredAt !== lastOccurredAt) {
+    lastAt = Date.parse(occurredAt);
+    lastOccurredAt = typeof occurredAt === 'string' ? occurredAt : undefined;
+  }
+  const at = lastAt;
   if (!Number.isFinite(at)) {
     throw new RekeyError(EVENT_UNREADABLE, `event at position ${recorded.position} has occurredAt ${JSON.stringify(recorded.metadata.occurredAt)}, which is not an ISO-8601 instant`, { position: recorded.position });
   }

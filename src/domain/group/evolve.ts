@@ -15,7 +15,12 @@ let writes: MemberWrites = copyOnWrite;
 
 function withMember(state: GroupState, name: string, change: (member: Member) => Member): GroupState {
   const member = memberOf(state, name);
-  return member ? { ...state, members: writes.put(state.members, name, change(member)) } : state;
+  return member ? withMembers(state, writes.put(state.members, name, change(member))) : state;
+}
+
+/** The state with `members`; written in place, the record is the same and so is the state. */
+function withMembers(state: GroupState, members: GroupState['members']): GroupState {
+  return members === state.members ? state : { ...state, members };
 }
 
 function mapMembers(state: GroupState, change: (member: Member) => Member): GroupState {
@@ -25,7 +30,7 @@ function mapMembers(state: GroupState, change: (member: Member) => Member): Grou
 }
 
 function withoutMember(state: GroupState, name: string): GroupState {
-  return { ...state, members: writes.remove(state.members, name) };
+  return withMembers(state, writes.remove(state.members, name));
 }
 
 /**
@@ -111,7 +116,7 @@ function evolveOne(state: GroupState, event: Timed<GroupEvent>): GroupState {
         connected: true,
         checkInIntervalMinutes: memberOf(state, event.data.machine)?.checkInIntervalMinutes ?? 1440,
       };
-      return { ...state, members: writes.put(state.members, member.name, member) };
+      return withMembers(state, writes.put(state.members, member.name, member));
     }
     case 'MachineRejoined': {
       const version = state.keys.find((key) => key.thumbprint === event.data.keyThumbprint)?.version;
@@ -248,7 +253,7 @@ function evolveOne(state: GroupState, event: Timed<GroupEvent>): GroupState {
         connected: false,
         checkInIntervalMinutes: 1440,
       };
-      return { ...state, members: writes.put(state.members, member.name, member) };
+      return withMembers(state, writes.put(state.members, member.name, member));
     }
     default: {
       const unknown: never = event;
