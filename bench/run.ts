@@ -8,6 +8,7 @@ import { benchSimulation } from './simulation.js';
 import { benchStoreAppend } from './storeAppend.js';
 import { benchProjections } from './projections.js';
 import { benchSimulationScaling } from './simulationScaling.js';
+import { benchEvolveScaling } from './evolveScaling.js';
 
 export interface Benchmark {
   name: string;
@@ -36,6 +37,11 @@ export const BENCHMARKS: Benchmark[] = [
     name: 'simulationScaling',
     description: 'the reference fleet shape at 10, 100 and 1,000 groups over 2 years (REKEY_BENCH_SCALING_YEARS), each vs its crypto floor: how cost grows',
     run: () => benchSimulationScaling(),
+  },
+  {
+    name: 'evolveScaling',
+    description: 'evolve per member event at 10 vs 1,000 members, in place (the projection) and copy-on-write (growth ~1 = O(1))',
+    run: () => benchEvolveScaling(),
   },
   {
     name: 'projections',
