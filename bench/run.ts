@@ -9,6 +9,8 @@ import { benchStoreAppend } from './storeAppend.js';
 import { benchProjections } from './projections.js';
 import { benchCliStartup } from './cliStartup.js';
 import { benchServiceLoad } from './serviceLoad.js';
+import { benchSimulationScaling } from './simulationScaling.js';
+import { benchEvolveScaling } from './evolveScaling.js';
 
 export interface Benchmark {
   name: string;
@@ -25,7 +27,7 @@ export const BENCHMARKS: Benchmark[] = [
   },
   {
     name: 'simulation',
-    description: 'reference fleet (100 groups, 1,000 machines, 200 weekly connections, 20 years, RSA-2048) vs the crypto floor (ratio <= 1.5)',
+    description: 'reference fleet (100 groups, 1,000 machines, 200 weekly connections, 20 years, RSA-2048, keys on 2 worker threads) vs the crypto floor (ratio <= 1.3)',
     run: () => benchSimulation(),
   },
   {
@@ -39,8 +41,18 @@ export const BENCHMARKS: Benchmark[] = [
     run: () => benchServiceLoad(),
   },
   {
+    name: 'simulationScaling',
+    description: 'the reference fleet shape at 10, 100 and 1,000 groups over 2 years (REKEY_BENCH_SCALING_YEARS), each vs its crypto floor: how cost grows',
+    run: () => benchSimulationScaling(),
+  },
+  {
+    name: 'evolveScaling',
+    description: 'evolve per member event at 10 vs 1,000 members, in place (the projection) and copy-on-write (growth ~1 = O(1))',
+    run: () => benchEvolveScaling(),
+  },
+  {
     name: 'projections',
-    description: 'read model rebuild vs bare better-sqlite3 read + JSON.parse (ratio >= 0.5); as-of via snapshots vs full replay (ratio < 0.01); peak memory (1,000,000 events; REKEY_BENCH_PROJECTION_EVENTS to change)',
+    description: 'read model rebuild vs bare better-sqlite3 read + JSON.parse (ratio >= 0.5); as-of via snapshots vs full replay (ratio <= 0.005); peak memory (1,000,000 events; REKEY_BENCH_PROJECTION_EVENTS to change)',
     run: () => benchProjections({ print: false }),
   },
   {

@@ -1,51 +1,84 @@
 /**
  * Simulation speed on the reference fleet, with real RSA-2048 keys, against the crypto floor measured
- * in the same run: keys generated x time per key / 2 cores (keys come from a pool generating on both
- * cores) + RSA decryptions x time per decryption + password packages opened x time per open (both on
- * the simulation's one thread). The target: the whole run within 1.5x of that floor.
+ * in the same run: keys generated x time per key / 2 cores (keys come from worker threads, one per
+ * core) + RSA decryptions x time per decryption + password packages opened x time per open (both on
+ * the simulation's one thread). The target: the whole run within 1.3x of that floor.
+ *
+ * The unit costs are measured just before and just after the run and averaged, since other work on
+ * a shared machine changes them while it runs. Beside the wall-clock ratio, the same ratio in CPU
+ * time (the process's, every thread counted, against the unit costs' CPU time) is reported: it
+ * moves much less with the machine's load, though it cannot show the second core's help.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  createGroupCertificate, createPasswordPackage, decryptCredential, encryptCredential, generateKeyPair, openPasswordPackage, pooledKeyPairSource,
+  createGroupCertificate, createPasswordPackage, decryptCredential, encryptCredential, generateKeyPair, openPasswordPackage, workerKeyPairSource,
 } from '../src/crypto/index.js';
 import { simulate } from '../src/simulation/simulator.js';
 import { openSqliteEventStore } from '../src/store/sqlite.js';
 import { referenceFleet, type ReferenceFleetOptions } from './referenceFleet.js';
 
-async function timePerOperation(count: number, operation: () => unknown | Promise<unknown>): Promise<number> {
+interface UnitCost {
+  readonly wallMs: number;
+  readonly cpuMs: number;
+}
+
+async function costPerOperation(count: number, operation: () => unknown | Promise<unknown>): Promise<UnitCost> {
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 0; i < count; i++) await operation();
-  return (performance.now() - t0) / count;
+  const cpu = process.cpuUsage(cpu0);
+  return { wallMs: (performance.now() - t0) / count, cpuMs: (cpu.user + cpu.system) / 1000 / count };
+}
+
+const mean = (a: UnitCost, b: UnitCost): UnitCost => ({ wallMs: (a.wallMs + b.wallMs) / 2, cpuMs: (a.cpuMs + b.cpuMs) / 2 });
+
+/** The crypto operations the simulation cannot avoid, each timed on this machine now. */
+async function cryptoUnitCosts() {
+  const pair = await generateKeyPair();
+  const certificate = createGroupCertificate({ keyPair: pair, groupName: 'bench', version: 1, notBefore: '2026-01-01T00:00:00Z', notAfter: '2031-01-01T00:00:00Z' });
+  const envelope = encryptCredential(certificate.pem, { username: 'u', password: 'p' });
+  const pkcs12 = createPasswordPackage({ privateKey: pair.privateKey, certificatePem: certificate.pem, password: 'bench' });
+  return {
+    key: await costPerOperation(6, () => generateKeyPair()),
+    decryption: await costPerOperation(300, () => decryptCredential(envelope, pair.privateKey)),
+    packageOpen: await costPerOperation(20, () => openPasswordPackage(pkcs12, 'bench')),
+  };
 }
 
 export async function benchSimulation(options: ReferenceFleetOptions = {}) {
   const scenario = referenceFleet(options);
-  // Crypto unit costs, measured now on this machine.
-  const msPerKey = await timePerOperation(6, () => generateKeyPair());
-  const pair = await generateKeyPair();
-  const certificate = createGroupCertificate({ keyPair: pair, groupName: 'bench', version: 1, notBefore: '2026-01-01T00:00:00Z', notAfter: '2031-01-01T00:00:00Z' });
-  const envelope = encryptCredential(certificate.pem, { username: 'u', password: 'p' });
-  const msPerDecryption = await timePerOperation(300, () => decryptCredential(envelope, pair.privateKey));
-  const pkcs12 = createPasswordPackage({ privateKey: pair.privateKey, certificatePem: certificate.pem, password: 'bench' });
-  const msPerPackageOpen = await timePerOperation(20, () => openPasswordPackage(pkcs12, 'bench'));
+  const before = await cryptoUnitCosts();
 
   const dir = mkdtempSync(join(tmpdir(), 'rekey-bench-sim-'));
   const store = openSqliteEventStore({ file: join(dir, 'bench.db') });
-  const keys = pooledKeyPairSource({ size: 16 });
-  const result = await simulate(scenario, { store, keys });
+  const keys = workerKeyPairSource({ workers: 2, ahead: 16 });
+  const cpu0 = process.cpuUsage();
+  let result;
+  try {
+    result = await simulate(scenario, { store, keys });
+  } finally {
+    await keys.close();
+  }
+  const cpu = process.cpuUsage(cpu0);
   const wallSeconds = result.wallMilliseconds / 1000;
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   const counts = result.engine.fleet.eventCounts;
   const count = (type: string) => counts.get(type) ?? 0;
   const events = await store.headPosition();
   await store.close();
   rmSync(dir, { recursive: true, force: true });
 
+  const after = await cryptoUnitCosts();
+  const unit = { key: mean(before.key, after.key), decryption: mean(before.decryption, after.decryption), packageOpen: mean(before.packageOpen, after.packageOpen) };
   const keysGenerated = count('KeyIssued') + count('MachineRegistered');
   const decryptions = count('ConnectionRun') + count('MachineKeyDelivered') + count('ConnectionReencrypted');
   const packagesOpened = count('MachineJoined') + count('MachineRejoined') - scenario.groups.length;
-  const floorSeconds = (keysGenerated * msPerKey / 2 + decryptions * msPerDecryption + packagesOpened * msPerPackageOpen) / 1000;
+  const floor = (k: keyof UnitCost, keyCores: number) =>
+    (keysGenerated * unit.key[k] / keyCores + decryptions * unit.decryption[k] + packagesOpened * unit.packageOpen[k]) / 1000;
+  const floorSeconds = floor('wallMs', 2);
+  const cpuFloorSeconds = floor('cpuMs', 1);
   const machineYears = scenario.machines.length * (scenario.end - scenario.start) / (365 * 24 * 3600 * 1000);
   return {
     groups: scenario.groups.length,
@@ -54,16 +87,18 @@ export async function benchSimulation(options: ReferenceFleetOptions = {}) {
     years: Math.round((scenario.end - scenario.start) / (365 * 24 * 3600 * 1000)),
     events,
     wallSeconds: Math.round(wallSeconds * 10) / 10,
+    cpuSeconds: Math.round(cpuSeconds * 10) / 10,
     machineYearsPerSecond: Math.round(machineYears / wallSeconds),
     eventsPerSecond: Math.round(events / wallSeconds),
     keysGenerated,
     decryptions,
     packagesOpened,
-    msPerKey: Math.round(msPerKey * 10) / 10,
-    msPerDecryption: Math.round(msPerDecryption * 100) / 100,
-    msPerPackageOpen: Math.round(msPerPackageOpen * 10) / 10,
+    msPerKey: Math.round(unit.key.wallMs * 10) / 10,
+    msPerDecryption: Math.round(unit.decryption.wallMs * 100) / 100,
+    msPerPackageOpen: Math.round(unit.packageOpen.wallMs * 10) / 10,
     cryptoFloorSeconds: Math.round(floorSeconds * 10) / 10,
     ratioToCryptoFloor: Math.round((wallSeconds / floorSeconds) * 100) / 100,
-    target: 'ratioToCryptoFloor <= 1.5',
+    cpuRatioToCryptoFloor: Math.round((cpuSeconds / cpuFloorSeconds) * 100) / 100,
+    target: 'ratioToCryptoFloor <= 1.3',
   };
 }

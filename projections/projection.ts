@@ -14,7 +14,8 @@ import { evolveConnection } from '../src/domain/connection/evolve.js';
 import { initialConnectionState, type ConnectionState } from '../src/domain/connection/state.js';
 import type { ConnectionEvent, DomainEvent, GroupEvent, MachineEvent, Timed } from '../src/domain/events.js';
 import { evolveGroup } from '../src/domain/group/evolve.js';
-import { initialGroupState, type GroupState } from '../src/domain/group/state.js';
+import { copyOnWrite, inPlace as inPlaceWrites } from '../src/domain/group/memberWrites.js';
+import { initialGroupState, memberOf, type GroupState, type Member } from '../src/domain/group/state.js';
 import type { Instant } from '../src/domain/time.js';
 import { toDomainEvent } from '../src/domain/codec.js';
 import { streamKind } from '../src/domain/streams.js';
@@ -173,9 +174,16 @@ export class Projection {
    * not the primary (see `compactKeys`). On by default; tests turn it off to check it changes nothing.
    */
   readonly compact: boolean;
+  /**
+   * Whether an event that changes one member writes it into this projection's own members record
+   * (O(1) per event) instead of copying the record (O(members)). On by default; tests turn it off to
+   * check that the rows and changes are the same.
+   */
+  readonly membersInPlace: boolean;
 
-  constructor(options: { compact?: boolean } = {}) {
+  constructor(options: { compact?: boolean; membersInPlace?: boolean } = {}) {
     this.compact = options.compact ?? true;
+    this.membersInPlace = options.membersInPlace ?? true;
   }
 
   /**
@@ -302,7 +310,7 @@ export class Projection {
     });
   }
 
-  static restore(json: string, options: { compact?: boolean } = {}): Projection {
+  static restore(json: string, options: { compact?: boolean; membersInPlace?: boolean } = {}): Projection {
     const data = JSON.parse(json) as {
       version: number;
       position: number;
@@ -351,7 +359,14 @@ export class Projection {
 
   private applyGroup(stream: string, event: Timed<GroupEvent>, ctx: Context): void {
     const before = this.groups.get(stream) ?? initialGroupState;
-    const evolved = evolveGroup(before, event);
+    // An event that changes one named member is folded with that member written in place (O(1),
+    // memberWrites.ts): what its row is compared against is taken before folding, since `before`
+    // then shares the members record with `after`. Any other event builds a new record.
+    const single = SINGLE_MEMBER_EVENTS.has(event.type) ? memberNamedBy(event) : undefined;
+    const inPlace = this.membersInPlace && single !== undefined;
+    const oldSingle = single === undefined ? undefined : memberOf(before, single);
+    if (inPlace && oldSingle) this.keepMachineValues(oldSingle.machineId, stream, before, ctx.at);
+    const evolved = evolveGroup(before, event, inPlace ? inPlaceWrites : copyOnWrite);
     const after = this.compact && evolved.keys !== before.keys ? compactKeys(evolved) : evolved;
     this.groups.set(stream, after);
     if (event.type === 'GroupCreated' || event.type === 'GroupImported') this.groupStreamById.set(after.groupId, stream);
@@ -366,24 +381,54 @@ export class Projection {
     // The machines whose rows may change: members that changed, joined or left, and the one whose
     // session or check-in the event records (R21).
     const checkIn = checkInOf(event);
-    if (before.members === after.members && checkIn === undefined) return;
-    let names: string[];
-    if (before.members === after.members) names = [checkIn!];
-    else {
-      const single = SINGLE_MEMBER_EVENTS.has(event.type) ? memberNamedBy(event) : undefined;
-      if (single !== undefined) names = checkIn !== undefined && checkIn !== single ? [single, checkIn] : [single];
-      else names = [...new Set([...Object.keys(before.members), ...Object.keys(after.members)])];
-      if (names.length > 1) names.sort();
-    }
     // rekey import: a member's last heartbeat is as observed, not the import instant.
     const imported = event.type === 'MachineImported' ? event.data : undefined;
-    for (const name of names) this.applyMember(stream, name, before, after, name === checkIn ? event : undefined, ctx, imported?.machine === name ? imported.lastHeartbeatAt : undefined);
+    const heartbeatOf = (name: string) => (imported?.machine === name ? imported.lastHeartbeatAt : undefined);
+    if (single !== undefined) {
+      const nowSingle = memberOf(after, single);
+      const changed = nowSingle !== oldSingle;
+      if (changed && checkIn !== undefined && checkIn !== single) {
+        const other = memberOf(after, checkIn); // not written by this event: the same before and after
+        const [first, second] = single < checkIn ? [single, checkIn] : [checkIn, single];
+        for (const name of [first, second]) {
+          const [old, now] = name === single ? [oldSingle, nowSingle] : [other, other];
+          this.applyMember(stream, name, old, now, before, after, name === checkIn ? event : undefined, ctx, heartbeatOf(name));
+        }
+      } else if (changed || checkIn === single) {
+        this.applyMember(stream, single, oldSingle, nowSingle, before, after, checkIn === single ? event : undefined, ctx, heartbeatOf(single));
+      } else if (checkIn !== undefined) {
+        const other = memberOf(after, checkIn);
+        this.applyMember(stream, checkIn, other, other, before, after, event, ctx, undefined);
+      }
+      return;
+    }
+    if (before.members === after.members) {
+      if (checkIn === undefined) return;
+      const member = memberOf(after, checkIn);
+      this.applyMember(stream, checkIn, member, member, before, after, event, ctx, heartbeatOf(checkIn));
+      return;
+    }
+    const names = [...new Set([...Object.keys(before.members), ...Object.keys(after.members)])].sort();
+    for (const name of names) {
+      this.applyMember(stream, name, memberOf(before, name), memberOf(after, name), before, after, name === checkIn ? event : undefined, ctx, heartbeatOf(name));
+    }
   }
 
-  /** One member's row across a group event: joined, left, changed, or checked in. */
-  private applyMember(stream: string, name: string, before: GroupState, after: GroupState, checkIn: Timed<GroupEvent> | undefined, ctx: Context, importedHeartbeat?: string | null): void {
-    const old = before.members[name];
-    const now = after.members[name];
+  /**
+   * Before a member is written in place: the values its row last had, which `settleMachine` would
+   * otherwise compute from the state before the event (after a restore the cache is empty).
+   */
+  private keepMachineValues(id: string, stream: string, before: GroupState, at: Instant): void {
+    if (!this.meta.flowmachines.has(id) || this.cache.flowmachines.has(id)) return;
+    const facts = this.machines.get(id);
+    if (facts) this.cache.flowmachines.set(id, machineValues(facts, facts.groupStream === stream ? before : this.groupOf(facts), at));
+  }
+
+  /** One member's row across a group event: joined, left, changed, or checked in (`old`, `now`: the member before and after). */
+  private applyMember(
+    stream: string, name: string, old: Member | undefined, now: Member | undefined, before: GroupState, after: GroupState,
+    checkIn: Timed<GroupEvent> | undefined, ctx: Context, importedHeartbeat?: string | null,
+  ): void {
     const at = ctx.at;
     if (old && (!now || now.machineId !== old.machineId)) {
       // Left, or its group was deleted: no more check-ins (R9).

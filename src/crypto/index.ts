@@ -33,6 +33,7 @@ export {
   type CreatePasswordPackageInput,
   type OpenedPasswordPackage,
 } from './passwordPackage.js';
+export { workerKeyPairSource, type WorkerKeyPairSource, type WorkerKeyPairSourceOptions } from './keyWorkers.js';
 export { ENVELOPE_ALG, decryptWith, encryptTo } from './envelope.js';
 export { recipientOf, type Recipient } from './recipients.js';
 export { decryptCredential, encryptCredential, unwrapPrivateKey, wrapPrivateKey, type Credential } from './keyWrap.js';

@@ -51,8 +51,9 @@ export interface PooledKeyPairSource extends KeyPairSource {
  * A source that pre-generates keys in the background, in parallel.
  *
  * With `recycle` it cycles through `size` keys forever. Without it, every key is handed out once:
- * the pool refills in the background to keep `size` keys in stock, and `next()` waits for a key
- * when the stock is empty.
+ * the pool keeps `size` keys requested ahead of the draws, and `next()` waits for its key when it is
+ * not made yet. Either way draw k gets key k: the order never depends on which generation finished
+ * first.
  */
 export function pooledKeyPairSource(options: PooledKeyPairSourceOptions): PooledKeyPairSource {
   const { size, recycle = false } = options;
@@ -107,51 +108,26 @@ function recyclingPool(size: number, concurrency: number): PooledKeyPairSource {
   };
 }
 
+/**
+ * Keys are handed out in the order they were requested, never in the order they happen to finish:
+ * draw k gets key k, so which draw gets which key does not depend on thread timing.
+ */
 function refillingPool(size: number, concurrency: number): PooledKeyPairSource {
   const generate = limiter(concurrency);
-  const stock: KeyPair[] = [];
-  const waiting: Array<{ resolve: (pair: KeyPair) => void; reject: (error: unknown) => void }> = [];
-  let inFlight = 0;
-  let generated = 0;
-  let failure: unknown;
-  let readyResolve!: () => void;
-  let readyReject!: (error: unknown) => void;
-  const readyPromise = quiet(new Promise<void>((resolve, reject) => { readyResolve = resolve; readyReject = reject; }));
-
-  // Keep `size` keys in stock plus one for each waiting caller; generate no more than that.
+  // Requested keys, oldest first; `size` of them ahead of the draws.
+  const queue: Array<Promise<KeyPair>> = [];
   const refill = (): void => {
-    while (failure === undefined && inFlight < concurrency && stock.length + inFlight < size + waiting.length) {
-      inFlight++;
-      generate().then(
-        (pair) => {
-          inFlight--;
-          if (++generated === size) readyResolve();
-          const waiter = waiting.shift();
-          if (waiter) waiter.resolve(pair);
-          else stock.push(pair);
-          refill();
-        },
-        (error: unknown) => {
-          inFlight--;
-          // Stop generating (a broken generator would otherwise spin); the next draw retries.
-          failure = error;
-          readyReject(error);
-          for (const waiter of waiting.splice(0)) waiter.reject(error);
-        },
-      );
-    }
+    while (queue.length < size) queue.push(quiet(generate()));
   };
   refill();
-
+  const first = [...queue];
   return {
     next() {
-      failure = undefined;
-      const pair = stock.shift();
-      const result = pair ? Promise.resolve(pair) : new Promise<KeyPair>((resolve, reject) => waiting.push({ resolve, reject }));
+      const pair = queue.shift()!;
       refill();
-      return result;
+      return pair;
     },
-    ready: () => readyPromise,
+    ready: () => Promise.all(first).then(() => undefined),
   };
 }
 

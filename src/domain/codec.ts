@@ -47,8 +47,17 @@ const UPCASTERS: Partial<Record<string, Upcaster[]>> = {
   MachineRejoined: [(data) => ('status' in data ? data : { ...data, status: 1 })],
 };
 
+/** The last occurredAt read and its instant: the events of one command share it, and a replay reads millions. */
+let lastOccurredAt: string | undefined;
+let lastAt = Number.NaN;
+
 export function toDomainEvent(recorded: StoredEvent): Timed<DomainEvent> {
-  const at = Date.parse(recorded.metadata.occurredAt);
+  const occurredAt = recorded.metadata.occurredAt;
+  if (occurredAt !== lastOccurredAt) {
+    lastAt = Date.parse(occurredAt);
+    lastOccurredAt = typeof occurredAt === 'string' ? occurredAt : undefined;
+  }
+  const at = lastAt;
   if (!Number.isFinite(at)) {
     throw new RekeyError(EVENT_UNREADABLE, `event at position ${recorded.position} has occurredAt ${JSON.stringify(recorded.metadata.occurredAt)}, which is not an ISO-8601 instant`, { position: recorded.position });
   }

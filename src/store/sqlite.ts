@@ -108,6 +108,9 @@ const SCHEMA_V1 = `
 `;
 
 const COLUMNS = 'position, stream, revision, type, data, metadata, occurred_at, recorded_at, command_id, hash';
+/** What a RecordedEvent is made of, in the order of `EventTuple`. */
+const EVENT_COLUMNS = 'position, stream, revision, type, data, metadata, recorded_at, hash';
+type EventTuple = [position: number, stream: string, revision: number, type: string, data: string, metadata: string, recordedAt: string, hash: string];
 
 export function openSqliteEventStore(options: SqliteEventStoreOptions): SqliteEventStore {
   const file = resolve(options.file);
@@ -147,9 +150,14 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): SqliteEv
     .prepare<[string], number>('SELECT position FROM events WHERE stream = ? ORDER BY revision DESC LIMIT 1')
     .pluck();
   const insertStmt = db.prepare(`INSERT INTO events (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-  const readStreamStmt = db.prepare<[string, number], EventRow>(
-    `SELECT ${COLUMNS} FROM events WHERE stream = ? AND revision >= ? ORDER BY revision`,
-  );
+  // Reads for events select only what a RecordedEvent holds, as arrays (`raw`): a replay of a long
+  // log spends most of its time here, and named row objects cost about a third more (bench/projections.ts).
+  const readStreamStmt = db.prepare<[string, number], EventTuple>(
+    `SELECT ${EVENT_COLUMNS} FROM events WHERE stream = ? AND revision >= ? ORDER BY revision`,
+  ).raw(true);
+  const readEventsStmt = db.prepare<[number, number], EventTuple>(
+    `SELECT ${EVENT_COLUMNS} FROM events WHERE position >= ? ORDER BY position LIMIT ?`,
+  ).raw(true);
   const readAllStmt = db.prepare<[number, number], EventRow>(
     `SELECT ${COLUMNS} FROM events WHERE position >= ? ORDER BY position LIMIT ?`,
   );
@@ -166,20 +174,27 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): SqliteEv
     if (closed) throw storeClosed('sqlite');
   };
 
-  const toEvent = (row: EventRow): RecordedEvent => ({
-    stream: row.stream,
-    revision: row.revision,
-    position: row.position,
-    type: row.type,
-    data: JSON.parse(row.data) as Record<string, unknown>,
-    metadata: JSON.parse(row.metadata) as EventMetadata,
-    recordedAt: row.recorded_at,
-    hash: row.hash,
-  });
+  const toEvents = (rows: EventTuple[]): RecordedEvent[] => {
+    const events = new Array<RecordedEvent>(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const [position, stream, revision, type, data, metadata, recordedAt, hash] = rows[i]!;
+      events[i] = {
+        stream,
+        revision,
+        position,
+        type,
+        data: JSON.parse(data) as Record<string, unknown>,
+        metadata: JSON.parse(metadata) as EventMetadata,
+        recordedAt,
+        hash,
+      };
+    }
+    return events;
+  };
 
   const readPage = (fromPosition: number, limit: number): RecordedEvent[] => {
     open();
-    return guard(() => readAllStmt.all(fromPosition, limit), file).map(toEvent);
+    return toEvents(guard(() => readEventsStmt.all(fromPosition, limit), file));
   };
 
   const hub = new SubscriptionHub(readPage, {
@@ -346,7 +361,7 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): SqliteEv
     async readStream(stream: string, fromRevision?: number): Promise<RecordedEvent[]> {
       open();
       const from = readStreamArguments(stream, fromRevision);
-      return guard(() => readStreamStmt.all(stream, from), file).map(toEvent);
+      return toEvents(guard(() => readStreamStmt.all(stream, from), file));
     },
 
     async readAll(fromPosition?: number, limit?: number): Promise<RecordedEvent[]> {

@@ -4,11 +4,23 @@
  */
 import type { GroupEvent, Timed } from '../events.js';
 import { parseInstant } from '../time.js';
+import { copyOnWrite, type MemberWrites } from './memberWrites.js';
 import { initialGroupState, memberOf, type GroupKey, type GroupState, type Member } from './state.js';
+
+/**
+ * How the evolve call under way writes single members (see memberWrites.ts). evolve is synchronous
+ * and never re-entered, so one module variable serves every helper without threading it through.
+ */
+let writes: MemberWrites = copyOnWrite;
 
 function withMember(state: GroupState, name: string, change: (member: Member) => Member): GroupState {
   const member = memberOf(state, name);
-  return member ? { ...state, members: { ...state.members, [name]: change(member) } } : state;
+  return member ? withMembers(state, writes.put(state.members, name, change(member))) : state;
+}
+
+/** The state with `members`; written in place, the record is the same and so is the state. */
+function withMembers(state: GroupState, members: GroupState['members']): GroupState {
+  return members === state.members ? state : { ...state, members };
 }
 
 function mapMembers(state: GroupState, change: (member: Member) => Member): GroupState {
@@ -18,11 +30,23 @@ function mapMembers(state: GroupState, change: (member: Member) => Member): Grou
 }
 
 function withoutMember(state: GroupState, name: string): GroupState {
-  const { [name]: _left, ...members } = state.members;
-  return { ...state, members };
+  return withMembers(state, writes.remove(state.members, name));
 }
 
-export function evolveGroup(state: GroupState, event: Timed<GroupEvent>): GroupState {
+/**
+ * Applies one event. `memberWrites` chooses the data structure only (copy-on-write by default, or
+ * in place for a fold that owns its states); the resulting state is the same either way.
+ */
+export function evolveGroup(state: GroupState, event: Timed<GroupEvent>, memberWrites: MemberWrites = copyOnWrite): GroupState {
+  writes = memberWrites;
+  try {
+    return evolveOne(state, event);
+  } finally {
+    writes = copyOnWrite;
+  }
+}
+
+function evolveOne(state: GroupState, event: Timed<GroupEvent>): GroupState {
   const at = event.at;
   switch (event.type) {
     case 'GroupCreated': {
@@ -92,7 +116,7 @@ export function evolveGroup(state: GroupState, event: Timed<GroupEvent>): GroupS
         connected: true,
         checkInIntervalMinutes: memberOf(state, event.data.machine)?.checkInIntervalMinutes ?? 1440,
       };
-      return { ...state, members: { ...state.members, [member.name]: member } };
+      return withMembers(state, writes.put(state.members, member.name, member));
     }
     case 'MachineRejoined': {
       const version = state.keys.find((key) => key.thumbprint === event.data.keyThumbprint)?.version;
@@ -229,7 +253,7 @@ export function evolveGroup(state: GroupState, event: Timed<GroupEvent>): GroupS
         connected: false,
         checkInIntervalMinutes: 1440,
       };
-      return { ...state, members: { ...state.members, [member.name]: member } };
+      return withMembers(state, writes.put(state.members, member.name, member));
     }
     default: {
       const unknown: never = event;

@@ -91,7 +91,8 @@ export const initialGroupState: GroupState = {
   keys: [],
   primaryVersion: null,
   renewal: null,
-  members: {},
+  // Frozen: a fold writing members in place (memberWrites.ts) copies it instead of filling it.
+  members: Object.freeze({}),
   passwordPackageThumbprint: null,
   passwordPackage: null,
   passwordChangedAt: null,
