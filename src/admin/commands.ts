@@ -104,9 +104,9 @@ function membersOf(engine: Engine): string[] {
 /**
  * A run decrypts the credentials on a machine of the target, so only a service with machines (rekey
  * serve and its agents) can carry one out. The engine still decides what it can alone: a connection
- * that needs fixing cannot run (R18). A dry run goes on as the first online member (by name) that
- * holds a key the credentials are encrypted to would report the run: ConnectionRun, and during a
- * renewal ConnectionReencrypted for the new key it holds (R14).
+ * that needs fixing cannot run (R18). A dry run goes on as the first online member (by name; with
+ * none online, the first member) that holds a key the credentials are encrypted to would report the
+ * run: ConnectionRun, and during a renewal ConnectionReencrypted for the new key it holds (R14).
  */
 async function runConnection(engine: Engine, name: string, dryRun: boolean, options: CommandOptions): Promise<RecordedEvent[]> {
   await engine.processDue();
@@ -125,7 +125,11 @@ async function runConnection(engine: Engine, name: string, dryRun: boolean, opti
   const group = groupName === null ? undefined : engine.fleet.group(groupName);
   const live = engine.liveCertificates(connection.target);
   const encryptedTo = new Set(connection.ciphertexts.map((c) => c.thumbprint));
-  const candidates = group ? Object.values(group.members).filter((m) => m.connected && m.status !== 3 && (connection.target.type === 'group' || m.name === connection.target.name)) : [];
+  const able = group ? Object.values(group.members).filter((m) => m.status !== 3 && (connection.target.type === 'group' || m.name === connection.target.name)) : [];
+  // A service queues a run until a machine checks in, so with none online the dry run shows the run
+  // as the first member to come back would report it.
+  const online = able.filter((m) => m.connected);
+  const candidates = online.length > 0 ? online : able;
   for (const member of candidates.sort((a, b) => a.name.localeCompare(b.name))) {
     const held = member.keyVersions.map((version) => keyByVersion(group!, version)).filter((key) => key && !key.retired && live.some((c) => c.thumbprint === key.thumbprint));
     const usable = held.find((key) => encryptedTo.has(key!.thumbprint));

@@ -100,6 +100,9 @@ export interface RekeyServer {
 const FAVICON = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><rect width="24" height="24" rx="5" fill="#17253a"/>' +
   '<circle cx="8" cy="12" r="4" fill="none" stroke="#f5a623" stroke-width="2.4"/><path d="M12 12h8M17 12v3.5M20 12v3" fill="none" stroke="#f5a623" stroke-width="2.4" stroke-linecap="round"/></svg>';
 
+/** How long a stopping server waits for busy connections before it cuts them. */
+const CLOSE_GRACE_MS = 5_000;
+
 function sameOrigin(origin: string, host: string | undefined): boolean {
   try {
     return host !== undefined && new URL(origin).host === host;
@@ -221,7 +224,12 @@ export async function createServer(options: ServerOptions): Promise<RekeyServer>
         if (scheduler) clearInterval(scheduler);
         changeStreams.close();
         webhooks.close();
+        // Idle connections close at once; one still busy after the grace period (a client that
+        // stopped reading, a request stuck in a proxy) is cut, so that a stop never hangs.
+        const cut = setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS);
+        cut.unref();
         await app.close();
+        clearTimeout(cut);
         await ctx.serialize(async () => undefined); // let a command under way finish
         await readModel.close();
         clock.stop();

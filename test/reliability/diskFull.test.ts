@@ -66,7 +66,7 @@ describe('a full disk under the store, then freed', () => {
   it.skipIf('skip' in disk)(`answers STORE_FULL, loses and invents nothing, and recovers without a restart${'skip' in disk ? ` (SKIPPED: ${disk.skip})` : ''}`, async () => {
     const { dir } = disk as { dir: string };
     const db = join(dir, 'rekey.db');
-    const server = await startServe(['--db', db]);
+    const server = await startServe(['--db', db, '--create']);
     const answers: { commandId: string; answer: Answer; phase: 'before' | 'full' | 'freed' }[] = [];
     const create = async (i: number, phase: 'before' | 'full' | 'freed') => {
       const commandId = `create-${i}`;

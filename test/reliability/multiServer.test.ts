@@ -196,7 +196,10 @@ describe('three rekey serve processes on one SQLite store', () => {
           for (const table of TABLES) {
             const served = await getJson(server.url, `/api/data/v9.2/${table}`, { prefer: 'odata.include-annotations="*"' });
             expect(served.status).toBe(200);
-            const same = isDeepStrictEqual(served.body.value, replay.tables[table]);
+            // The lookups' annotations are the response's (as Dataverse adds them), not the row's.
+            const rows = (served.body.value as Record<string, unknown>[]).map((row) =>
+              Object.fromEntries(Object.entries(row).filter(([column]) => !/@Microsoft\.Dynamics\.CRM\.(lookuplogicalname|associatednavigationproperty)$/.test(column))));
+            const same = isDeepStrictEqual(rows, replay.tables[table]);
             expect(same, `${server.url} ${table}: ${JSON.stringify(served.body.value).slice(0, 300)}`).toBe(true);
           }
           const health = await getJson(server.url, '/health');
