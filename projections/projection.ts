@@ -8,11 +8,15 @@
  * No I/O, no clock: the same events in the same order always give the same rows and changes.
  * Payloads that no column shows (certificate PEMs, wrapped keys, password packages, ciphertext
  * bytes) are dropped before folding, so the state stays small and holds no key material at all.
+ *
+ * This file is the fold (`Projection`: state per stream, row changes, snapshots). Beside it, in
+ * projection/: changes.ts (the shapes it hands out), slim.ts (the payloads dropped), memberEvents.ts
+ * (which members an event touches), groupState.ts (group state comparisons and key compaction) and
+ * rowOrder.ts (the order of every table).
  */
-import type { Envelope } from '../src/kernel/envelope.js';
 import { evolveConnection } from '../src/domain/connection/evolve.js';
 import { initialConnectionState, type ConnectionState } from '../src/domain/connection/state.js';
-import type { ConnectionEvent, DomainEvent, GroupEvent, MachineEvent, Timed } from '../src/domain/events.js';
+import type { ConnectionEvent, GroupEvent, MachineEvent, Timed } from '../src/domain/events.js';
 import { evolveGroup } from '../src/domain/group/evolve.js';
 import { copyOnWrite, inPlace as inPlaceWrites } from '../src/domain/group/memberWrites.js';
 import { initialGroupState, memberOf, type GroupState, type Member } from '../src/domain/group/state.js';
@@ -20,7 +24,7 @@ import type { Instant } from '../src/domain/time.js';
 import { toDomainEvent } from '../src/domain/codec.js';
 import { streamKind } from '../src/domain/streams.js';
 import type { RecordedEvent } from '../src/store/port.js';
-import { checkedIn, endSession, NO_HEARTBEAT, startSession, type HeartbeatBasis } from './heartbeat.js';
+import { checkedIn, endSession, NO_HEARTBEAT, startSession } from './heartbeat.js';
 import {
   buildRow,
   connectionValues,
@@ -35,45 +39,20 @@ import {
 } from './rows.js';
 import { heartbeatAt } from './heartbeat.js';
 import { COLUMNS, TABLES, type Row, type TableName } from './tables.js';
+import type { ChangeSink, ChangeType, PersistedRow, RowChange } from './projection/changes.js';
+import { compactKeys, onlyMembersDiffer, sameSchedule } from './projection/groupState.js';
+import { checkInOf, memberNamedBy, SINGLE_MEMBER_EVENTS } from './projection/memberEvents.js';
+import { byNameThenId } from './projection/rowOrder.js';
+import { slim } from './projection/slim.js';
+
+export type { ChangeSink, ChangeType, PersistedRow, RowChange } from './projection/changes.js';
+export { byNameThenId } from './projection/rowOrder.js';
 
 /**
  * Bump when a change to this folder changes any row, change or snapshot for the same log: a read
  * model written by another version rebuilds itself from position 0 when it is opened.
  */
 export const PROJECTION_VERSION = 2;
-
-export type ChangeType = 'Create' | 'Update' | 'Delete';
-
-/** One row change ("When a row is added, modified or deleted"). */
-export interface RowChange {
-  readonly table: TableName;
-  readonly changeType: ChangeType;
-  readonly id: string;
-  readonly name: string;
-  /** The whole row after the change; for a Delete, the row as it was last. */
-  readonly row: Row;
-  /** Columns whose value differs between the row rendered at the event's instant before and after it; every column for a Create, none for a Delete. */
-  readonly changedColumns: readonly string[];
-  readonly position: number;
-  readonly occurredAt: string;
-  /** Type of the event that made the change. */
-  readonly event: string;
-}
-
-export type ChangeSink = (change: RowChange) => void;
-
-/** A row as the read model stores it. */
-export interface PersistedRow {
-  readonly table: TableName;
-  readonly id: string;
-  readonly name: string;
-  /** A deleted row keeps its last values so that its history can still be found by name. */
-  readonly deleted: boolean;
-  readonly row: Row;
-  /** Machines only: the session facts `lastheartbeatdate` is evaluated from at query time (R21). */
-  readonly heartbeat: HeartbeatBasis | null;
-  readonly streams: readonly string[];
-}
 
 interface Context {
   readonly position: number;
@@ -86,50 +65,6 @@ interface Context {
 interface NextRenewalMemo {
   readonly state: GroupState;
   readonly value: Instant | null;
-}
-
-/** Events whose data names a machine that was online at that instant (R21: check-ins that changed something). */
-const CHECK_IN_FACTS: ReadonlySet<string> = new Set([
-  'MachineCheckedIn', 'MachineKeyDelivered', 'MachineRejoined', 'AgentVersionReported', 'GroupPasswordRegenerated',
-]);
-
-const SLIM_ENVELOPE = (envelope: Envelope): Envelope => ({
-  alg: envelope.alg, thumbprint: envelope.thumbprint, encryptedKey: '', iv: '', tag: '', ciphertext: '',
-});
-
-/** Drops payloads no column shows; the fold sees the same facts otherwise. */
-function slim(event: Timed<DomainEvent>): Timed<DomainEvent> {
-  switch (event.type) {
-    case 'KeyIssued':
-      return { ...event, data: { ...event.data, certificatePem: '', wrappedUnderPrevious: null } };
-    case 'GroupPasswordSet':
-    case 'GroupPasswordRegenerated':
-      return { ...event, data: { ...event.data, passwordPackage: '' } };
-    case 'ConnectionCreated':
-      return { ...event, data: { ...event.data, ciphertexts: event.data.ciphertexts.map(SLIM_ENVELOPE) } };
-    case 'ConnectionFixed':
-      return { ...event, data: { ...event.data, ciphertexts: event.data.ciphertexts.map(SLIM_ENVELOPE) } };
-    case 'ConnectionReencrypted':
-      return { ...event, data: { ...event.data, ciphertext: SLIM_ENVELOPE(event.data.ciphertext) } };
-    case 'MachineRegistered':
-      return { ...event, data: { ...event.data, certificatePem: '' } };
-    case 'GroupImported':
-      return { ...event, data: { ...event.data, passwordPackage: undefined, keys: event.data.keys.map(({ certificatePem: _pem, wrappedUnderPrevious: _wrapped, ...key }) => key) } };
-    case 'ConnectionImported':
-      return event.data.ciphertexts ? { ...event, data: { ...event.data, ciphertexts: event.data.ciphertexts.map(SLIM_ENVELOPE) } } : event;
-    default:
-      return event;
-  }
-}
-
-/** The order every table is listed in: by name, then by id (a deleted group's name may come back). */
-export function byNameThenId(a: Row, b: Row, idColumn: string): number {
-  const x = String(a.name);
-  const y = String(b.name);
-  if (x !== y) return x < y ? -1 : 1;
-  const i = String(a[idColumn]);
-  const j = String(b[idColumn]);
-  return i < j ? -1 : i > j ? 1 : 0;
 }
 
 export class Projection {
@@ -600,59 +535,6 @@ export class Projection {
   }
 }
 
-/**
- * Event types whose evolve changes at most the member their data names (withMember/withoutMember
- * in evolveGroup); for every other type that changes the members (RenewalStarted, KeyExpired,
- * GroupDeleted, ...) all members are compared.
- */
-const SINGLE_MEMBER_EVENTS: ReadonlySet<string> = new Set([
-  'MachineJoined', 'MachineRejoined', 'MachineLeft', 'MachineConnected', 'MachineDisconnected', 'MachineCheckedIn',
-  'AgentVersionReported', 'MachineKeyDelivered', 'MachineKeyExpired', 'KeyIssued', 'MachineImported',
-]);
-
-function memberNamedBy(event: Timed<GroupEvent>): string | undefined {
-  if (event.type === 'KeyIssued') return event.data.issuedBy;
-  const data = event.data as { machine?: unknown };
-  return typeof data.machine === 'string' ? data.machine : undefined;
-}
-
-/** The member whose session edge or check-in the event records (R21), if any. */
-function checkInOf(event: Timed<GroupEvent>): string | undefined {
-  if (event.type === 'MachineConnected' || event.type === 'MachineDisconnected' || CHECK_IN_FACTS.has(event.type)) {
-    return (event.data as { machine: string }).machine;
-  }
-  return event.type === 'KeyIssued' ? event.data.issuedBy : undefined; // the issuer checked in (R11)
-}
-
 function newFacts(machineId: string, name: string, agentVersion: string): MachineFacts {
   return { machineId, name, agentVersion, groupStream: null, heartbeat: NO_HEARTBEAT, streams: [] };
-}
-
-/** Whether two states of a group have the same renewal schedule inputs (references: evolve copies only what changes). */
-function sameSchedule(a: GroupState, b: GroupState): boolean {
-  return a === b || (a.lifecycle === b.lifecycle && a.keys === b.keys && a.primaryVersion === b.primaryVersion &&
-    a.renewal === b.renewal && a.effective === b.effective && a.effectiveSince === b.effectiveSince && a.pendingChanges === b.pendingChanges &&
-    a.lastWindowEndedAt === b.lastWindowEndedAt);
-}
-
-/**
- * The group row reads no member: when nothing but the members changed, it cannot have changed.
- * Compiled once from the fields of `initialGroupState` (evolve always returns a full state), so a
- * field added to the state is compared too, with plain property reads.
- */
-const onlyMembersDiffer = new Function(
-  'a',
-  'b',
-  `return ${Object.keys(initialGroupState).filter((key) => key !== 'members').map((key) => `a[${JSON.stringify(key)}] === b[${JSON.stringify(key)}]`).join(' && ')};`,
-) as (a: GroupState, b: GroupState) => boolean;
-
-/**
- * A group's state keeps every key it ever had; a retired key that is not the primary is never read
- * again (no column shows it, joins and rejoins present the primary, renewals and their retirement
- * concern live keys), yet it would make every snapshot grow with every renewal. The projection's copy
- * drops them; the property test checks that the tables are the same without this.
- */
-function compactKeys(state: GroupState): GroupState {
-  if (!state.keys.some((key) => key.retired && key.version !== state.primaryVersion)) return state;
-  return { ...state, keys: state.keys.filter((key) => !key.retired || key.version === state.primaryVersion) };
 }

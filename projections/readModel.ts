@@ -1,6 +1,8 @@
 /**
  * The read model: the projection's rows persisted in SQLite, kept current by a runner that catches up
- * from its checkpoint and then follows the store live (`subscribeAll`).
+ * from its checkpoint and then follows the store live (`subscribeAll`). This file is the runner:
+ * catch-up, commit, rebuild and live following. The file's layout is readModel/file.ts, reading the
+ * tables readModel/rowCopies.ts, snapshots readModel/snapshots.ts, failures readModel/errors.ts.
  *
  * Guarantees:
  * - The rows and the checkpoint (position, hash and instant of the last event they include) are
@@ -31,29 +33,22 @@
  *   `health()`, rejects the waiters with the cause, and starts again at the next `sync()` or
  *   `waitFor()`.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import Database from 'better-sqlite3';
 import type { Subscription } from 'rxjs';
-import { RekeyError, errorKind, isRekeyError } from '../src/kernel/errors.js';
-import { toIso, type Instant } from '../src/domain/time.js';
+import type { RekeyError } from '../src/kernel/errors.js';
+import type { Instant } from '../src/domain/time.js';
 import type { EventStore, RecordedEvent } from '../src/store/port.js';
 import { translateSqliteError } from '../src/store/sqliteErrors.js';
-import { heartbeatAt, type HeartbeatBasis } from './heartbeat.js';
-import { byNameThenId, Projection, PROJECTION_VERSION, type PersistedRow } from './projection.js';
-import { DEFAULT_PAGE_SIZE, replayInto, type ReplayLimit } from './replay.js';
-import { ID_COLUMN, type Row, type TableName } from './tables.js';
+import type { Projection } from './projection.js';
+import { DEFAULT_PAGE_SIZE, type ReplayLimit } from './replay.js';
+import type { Row, TableName } from './tables.js';
+import { asFailure, eventsMissing } from './readModel/errors.js';
+import { defaultReadModelFile, openReadModelFile, originOf, type Checkpoint } from './readModel/file.js';
+import { tableReader, type StoredRowInfo } from './readModel/rowCopies.js';
+import { snapshotsOf } from './readModel/snapshots.js';
 
-/** The log no longer holds events that the read model had applied: acknowledged events were lost. */
-export const LOG_EVENTS_MISSING = errorKind('LOG_EVENTS_MISSING', 'integrity');
-/** The live read model stopped following the log for a reason that is not a store error of its own. */
-export const READ_MODEL_FAILED = errorKind('READ_MODEL_FAILED', 'internal');
-
-/** The file's layout beside the projection's version: 2 added the checkpoint each row was written at. */
-const FILE_LAYOUT = 2;
-/** What a read model file's `version` meta row says when this code wrote it. */
-export const READ_MODEL_FILE_VERSION = `${PROJECTION_VERSION}.${FILE_LAYOUT}`;
-const FILE_VERSION = READ_MODEL_FILE_VERSION;
+export { LOG_EVENTS_MISSING, READ_MODEL_FAILED } from './readModel/errors.js';
+export { READ_MODEL_FILE_VERSION, defaultReadModelFile, originOf, type Checkpoint, type RowRecord } from './readModel/file.js';
+export type { StoredRowInfo } from './readModel/rowCopies.js';
 
 /**
  * Positions between snapshots. An as-of query replays half of this on average; 5,000 keeps it under
@@ -102,22 +97,6 @@ export interface CatchUpOptions {
   readonly until?: Instant;
 }
 
-export interface Checkpoint {
-  readonly position: number;
-  readonly hash: string;
-  /** The latest occurredAt applied: the instant the head tables are rendered at. */
-  readonly instant: Instant | null;
-}
-
-export interface StoredRowInfo {
-  readonly table: TableName;
-  readonly id: string;
-  readonly name: string;
-  readonly deleted: boolean;
-  readonly streams: readonly string[];
-  readonly row: Row;
-}
-
 export interface ReadModel {
   readonly store: EventStore;
   readonly file: string;
@@ -149,81 +128,9 @@ export interface ReadModel {
   close(): Promise<void>;
 }
 
-/** `<events file>.read.db` beside a SQLite event store; ':memory:' otherwise. */
-export function defaultReadModelFile(store: EventStore): string {
-  const file = (store as { file?: unknown }).file;
-  return store.kind === 'sqlite' && typeof file === 'string' ? `${file}.read.db` : ':memory:';
-}
-
 export function isReadModel(value: unknown): value is ReadModel {
   return typeof value === 'object' && value !== null && typeof (value as ReadModel).projectionAt === 'function' &&
     typeof (value as ReadModel).catchUp === 'function';
-}
-
-const SCHEMA = `
-  CREATE TABLE IF NOT EXISTS rekey_read_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-  CREATE TABLE IF NOT EXISTS rekey_read_rows (
-    tbl       TEXT NOT NULL,
-    id        TEXT NOT NULL,
-    name      TEXT NOT NULL,
-    deleted   INTEGER NOT NULL,
-    row       TEXT NOT NULL,
-    heartbeat TEXT,
-    streams   TEXT NOT NULL,
-    written   INTEGER NOT NULL,
-    PRIMARY KEY (tbl, id)
-  ) WITHOUT ROWID;
-  CREATE INDEX IF NOT EXISTS rekey_read_rows_name ON rekey_read_rows (tbl, name);
-  CREATE INDEX IF NOT EXISTS rekey_read_rows_written ON rekey_read_rows (tbl, written);
-  CREATE TABLE IF NOT EXISTS rekey_read_snapshots (
-    position INTEGER PRIMARY KEY,
-    instant  INTEGER,
-    hash     TEXT NOT NULL,
-    state    TEXT NOT NULL
-  );
-  CREATE INDEX IF NOT EXISTS rekey_read_snapshots_instant ON rekey_read_snapshots (instant, position);
-`;
-
-/** A row of the file's `rekey_read_rows` table, as SQLite returns it. */
-export interface RowRecord {
-  tbl: string;
-  id: string;
-  name: string;
-  deleted: number;
-  row: string;
-  heartbeat: string | null;
-  streams: string;
-  written: number;
-}
-
-interface SnapshotRecord {
-  position: number;
-  hash: string;
-  state: string;
-}
-
-/** A table's rows as this process last read them from the file, parsed once. */
-interface TableCopy {
-  generation: string;
-  /** The checkpoint the copy reflects. */
-  checkpoint: Checkpoint;
-  readonly byId: Map<string, CachedRow>;
-  /** Live rows by name then id; null when it must be sorted again. */
-  sorted: CachedRow[] | null;
-  /** The rows rendered at one instant (machines: lastheartbeatdate), until the copy changes. */
-  rendered: { readonly instant: Instant | null; readonly rows: readonly Row[] } | null;
-}
-
-interface CachedRow {
-  readonly id: string;
-  readonly name: string;
-  readonly row: Row;
-  readonly heartbeat: HeartbeatBasis | null;
-}
-
-/** Which log a file was built from: its first event's hash and append time. */
-export function originOf(event: RecordedEvent): string {
-  return `${event.hash}@${event.recordedAt}`;
 }
 
 export function openReadModel(options: ReadModelOptions): ReadModel {
@@ -233,77 +140,10 @@ export function openReadModel(options: ReadModelOptions): ReadModel {
   const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
   if (!Number.isSafeInteger(snapshotEvery) || snapshotEvery < 1) throw new RangeError(`snapshotEvery must be a positive integer, got ${snapshotEvery}`);
 
-  const sqlite = <T>(fn: () => T): T => {
-    try {
-      return fn();
-    } catch (error) {
-      throw translateSqliteError(error, file);
-    }
-  };
-
-  if (file !== ':memory:') mkdirSync(dirname(resolve(file)), { recursive: true });
-  const db = sqlite(() => new Database(file === ':memory:' ? ':memory:' : resolve(file), { timeout: 10_000 }));
-  sqlite(() => {
-    if (file !== ':memory:') db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    // A file written by another projection version (or layout) is rebuilt from scratch, schema included.
-    const version = (() => {
-      try {
-        return db.prepare<[], string>("SELECT value FROM rekey_read_meta WHERE key = 'version'").pluck().get();
-      } catch {
-        return undefined;
-      }
-    })();
-    if (version !== FILE_VERSION) {
-      db.exec('DROP TABLE IF EXISTS rekey_read_rows; DROP TABLE IF EXISTS rekey_read_snapshots; DROP TABLE IF EXISTS rekey_read_meta;');
-    }
-    db.exec(SCHEMA);
-  });
-
-  const getMeta = db.prepare<[string], string>('SELECT value FROM rekey_read_meta WHERE key = ?').pluck();
-  const setMeta = db.prepare<[string, string]>('INSERT INTO rekey_read_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
-  const deleteMeta = db.prepare<[string]>('DELETE FROM rekey_read_meta WHERE key = ?');
-  const upsertRow = db.prepare<[string, string, string, number, string, string | null, string, number]>(
-    `INSERT INTO rekey_read_rows (tbl, id, name, deleted, row, heartbeat, streams, written) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-     ON CONFLICT(tbl, id) DO UPDATE SET name = excluded.name, deleted = excluded.deleted, row = excluded.row,
-       heartbeat = excluded.heartbeat, streams = excluded.streams, written = excluded.written`,
-  );
-  const insertSnapshot = db.prepare<[number, number | null, string, string]>('INSERT OR REPLACE INTO rekey_read_snapshots (position, instant, hash, state) VALUES (?, ?, ?, ?)');
-  const latestSnapshot = db.prepare<[], SnapshotRecord>('SELECT position, hash, state FROM rekey_read_snapshots ORDER BY position DESC LIMIT 1');
-  const snapshotAtPosition = db.prepare<[number], SnapshotRecord>(
-    'SELECT position, hash, state FROM rekey_read_snapshots WHERE position <= ? ORDER BY position DESC LIMIT 1',
-  );
-  const snapshotAtInstant = db.prepare<[number], SnapshotRecord>(
-    // A snapshot's instant is the latest occurredAt up to its position, so it never decreases with the position.
-    'SELECT position, hash, state FROM rekey_read_snapshots WHERE instant IS NOT NULL AND instant <= ? ORDER BY instant DESC, position DESC LIMIT 1',
-  );
-  const deleteSnapshotsAfter = db.prepare<[number]>('DELETE FROM rekey_read_snapshots WHERE position > ?');
-  const rowsOfTable = db.prepare<[string], RowRecord>('SELECT * FROM rekey_read_rows WHERE tbl = ? AND deleted = 0');
-  const rowsWrittenAfter = db.prepare<[string, number], RowRecord>('SELECT * FROM rekey_read_rows WHERE tbl = ? AND written > ?');
-  const rowsById = db.prepare<[string, string], RowRecord>('SELECT * FROM rekey_read_rows WHERE tbl = ? AND id = ?');
-  const rowsByName = db.prepare<[string, string], RowRecord>('SELECT * FROM rekey_read_rows WHERE tbl = ? AND name = ?');
-  const rowsByNameNoCase = db.prepare<[string, string], RowRecord>('SELECT * FROM rekey_read_rows WHERE tbl = ? AND name = ? COLLATE NOCASE');
-  const snapshotList = db.prepare<[], number>('SELECT position FROM rekey_read_snapshots ORDER BY position').pluck();
-
-  const readCheckpoint = (): Checkpoint => {
-    const instant = getMeta.get('instant');
-    return {
-      position: Number(getMeta.get('checkpoint') ?? 0),
-      hash: getMeta.get('checkpoint_hash') ?? '',
-      instant: instant === undefined || instant === '' ? null : Number(instant),
-    };
-  };
-
-  const reset = db.transaction(() => {
-    db.exec('DELETE FROM rekey_read_rows; DELETE FROM rekey_read_snapshots;');
-    setMeta.run('version', FILE_VERSION);
-    setMeta.run('checkpoint', '0');
-    setMeta.run('checkpoint_hash', '');
-    setMeta.run('instant', '');
-    setMeta.run('generation', String(Number(getMeta.get('generation') ?? 0) + 1));
-    deleteMeta.run('origin');
-  });
-  if (sqlite(() => getMeta.get('version')) === undefined) sqlite(() => reset.immediate());
+  const readModelFile = openReadModelFile(file);
+  const { db, sqlite, readCheckpoint, reset, getMeta, setMeta, upsertRow } = readModelFile;
+  const tables = tableReader(readModelFile);
+  const snapshots = snapshotsOf(readModelFile, store, pageSize);
 
   /** The file's checkpoint as this process last saw or wrote it. */
   let committed = sqlite(readCheckpoint);
@@ -324,7 +164,6 @@ export function openReadModel(options: ReadModelOptions): ReadModel {
   let flushScheduled = false;
   let busy: Promise<unknown> = Promise.resolve();
   const waiters: { position: number; resolve: () => void; reject: (error: unknown) => void }[] = [];
-  const copies = new Map<TableName, TableCopy>();
 
   /** Writes the projection's changed rows with its checkpoint, unless the file is already there. */
   const commitTx = db.transaction((target: Checkpoint): Checkpoint => {
@@ -378,57 +217,18 @@ export function openReadModel(options: ReadModelOptions): ReadModel {
     }
   };
 
-  const writeSnapshot = (): void => {
-    sqlite(() => insertSnapshot.run(projection!.position, projection!.instant, lastHash, projection!.serialize()));
-  };
-
-  /** Whether a stored snapshot belongs to this store's log (the event at its position has its hash). */
-  const snapshotMatches = async (snap: SnapshotRecord): Promise<boolean> => {
-    const [event] = await store.readAll(snap.position, 1);
-    return event !== undefined && event.position === snap.position && event.hash === snap.hash;
-  };
-
   /**
    * The projection to continue from: the one in memory (always a true fold of the log up to its
-   * position, even when the file has moved past it), else the latest snapshot if it is at or past the
-   * checkpoint (every row is rewritten at the next commit), else the nearest snapshot before the
-   * checkpoint replayed up to it without writing.
+   * position, even when the file has moved past it), else the one the snapshots give (snapshots.ts).
    */
   const resume = async (): Promise<Projection> => {
     if (projection) return projection;
-    let latest = sqlite(() => latestSnapshot.get());
-    if (latest && latest.position > committed.position && !(await snapshotMatches(latest))) {
-      sqlite(() => deleteSnapshotsAfter.run(committed.position)); // written for another log
-      latest = sqlite(() => latestSnapshot.get());
-    }
-    let restored: Projection;
-    if (latest && latest.position >= committed.position) {
-      restored = Projection.restore(latest.state);
-      lastHash = latest.hash;
-      rewriteAll = latest.position > committed.position;
-    } else {
-      restored = latest ? Projection.restore(latest.state) : new Projection();
-      await replayInto(store, restored, { position: committed.position }, { pageSize });
-      if (restored.position !== committed.position) throw eventsMissing(restored.position);
-      lastHash = committed.hash;
-      rewriteAll = false;
-    }
-    restored.trackDirty = true;
-    projection = restored;
-    return restored;
-  };
-
-  const eventsMissing = (logEnd: number | null): RekeyError => {
-    const where = logEnd === null
-      ? `holds another event at position ${committed.position}`
-      : `ends at position ${logEnd}`;
-    return new RekeyError(
-      LOG_EVENTS_MISSING,
-      `the read model ${file} holds the tables up to position ${committed.position} (event hash ${committed.hash}) of this log, ` +
-        `but the event store now ${where}: events that were acknowledged are missing from the log (a lost -wal file, or a restored backup?). ` +
-        'Nothing was changed. Run rekey verify to see what the log holds; rekey replay rebuilds the tables from the log as it is, if the loss is accepted',
-      { file, checkpoint: committed.position, logEnd },
-    );
+    const point = await snapshots.resumeFrom(committed);
+    lastHash = point.hash;
+    rewriteAll = point.rewriteAll;
+    point.projection.trackDirty = true;
+    projection = point.projection;
+    return point.projection;
   };
 
   /**
@@ -446,7 +246,7 @@ export function openReadModel(options: ReadModelOptions): ReadModel {
       return;
     }
     if (recorded !== undefined && (first === undefined || originOf(first) === recorded)) {
-      throw eventsMissing(event ? null : await store.headPosition());
+      throw eventsMissing(file, committed, event ? null : await store.headPosition());
     }
     sqlite(() => reset.immediate());
     committed = sqlite(readCheckpoint);
@@ -459,7 +259,7 @@ export function openReadModel(options: ReadModelOptions): ReadModel {
     projection!.apply(event);
     lastHash = event.hash;
     if (event.position === 1) origin = originOf(event);
-    if (event.position % snapshotEvery === 0) writeSnapshot();
+    if (event.position % snapshotEvery === 0) snapshots.write(projection!, lastHash);
   };
 
   const catchUpNow = async (options: CatchUpOptions = {}): Promise<Checkpoint> => {
@@ -512,17 +312,8 @@ export function openReadModel(options: ReadModelOptions): ReadModel {
     });
   };
 
-  /** A failure as the callers see it: store errors keep their code, anything else is READ_MODEL_FAILED naming the cause. */
-  const asFailure = (error: unknown): RekeyError => {
-    if (isRekeyError(error)) return error;
-    const translated = translateSqliteError(error, file);
-    if (isRekeyError(translated)) return translated;
-    const message = error instanceof Error ? error.message || error.name : String(error);
-    return new RekeyError(READ_MODEL_FAILED, `the read model ${file} stopped following the event store: ${message}`, { file });
-  };
-
   const failLive = (error: unknown) => {
-    const failure = asFailure(error);
+    const failure = asFailure(file, error);
     liveError = failure;
     subscription?.unsubscribe();
     subscription = null;
@@ -535,48 +326,6 @@ export function openReadModel(options: ReadModelOptions): ReadModel {
   const recover = async (): Promise<void> => {
     if (!wantLive || subscription || closed) return;
     await exclusive(startLive);
-  };
-
-  /** The table as the file holds it now, from this process's copy plus the rows written since. */
-  const readCopy = db.transaction((table: TableName, copy: TableCopy | undefined) => {
-    const checkpoint = readCheckpoint();
-    const generation = getMeta.get('generation') ?? '0';
-    const full = !copy || copy.generation !== generation || checkpoint.position < copy.checkpoint.position;
-    const records = full ? rowsOfTable.all(table) : checkpoint.position === copy.checkpoint.position ? [] : rowsWrittenAfter.all(table, copy.checkpoint.position);
-    return { checkpoint, generation, full, records };
-  });
-
-  const tableCopy = (table: TableName): TableCopy => {
-    const found = copies.get(table);
-    const { checkpoint, generation, full, records } = sqlite(() => readCopy.deferred(table, found));
-    let copy = found;
-    if (full || !copy) {
-      copy = { generation, checkpoint, byId: new Map(), sorted: null, rendered: null };
-      copies.set(table, copy);
-    }
-    copy.checkpoint = checkpoint;
-    if (records.length === 0 && !full) return copy;
-    for (const record of records) {
-      const before = copy.byId.get(record.id);
-      if (record.deleted === 1) {
-        if (before) {
-          copy.byId.delete(record.id);
-          copy.sorted = null;
-        }
-        continue;
-      }
-      const cached: CachedRow = {
-        id: record.id,
-        name: record.name,
-        row: Object.freeze(JSON.parse(record.row) as Row),
-        heartbeat: record.heartbeat === null ? null : (JSON.parse(record.heartbeat) as HeartbeatBasis),
-      };
-      copy.byId.set(record.id, cached);
-      if (!before || before.name !== cached.name) copy.sorted = null;
-      else if (copy.sorted) copy.sorted[copy.sorted.indexOf(before)] = cached;
-    }
-    copy.rendered = null;
-    return copy;
   };
 
   const model: ReadModel = {
@@ -642,49 +391,20 @@ export function openReadModel(options: ReadModelOptions): ReadModel {
 
     rows(table: TableName, at?: Instant | null): Row[] {
       requireOpen();
-      const copy = tableCopy(table);
-      const instant = at === undefined || at === null ? copy.checkpoint.instant : at;
-      if (copy.rendered && copy.rendered.instant === instant) return [...copy.rendered.rows];
-      if (!copy.sorted) {
-        const idColumn = ID_COLUMN[table];
-        copy.sorted = [...copy.byId.values()].sort((a, b) => {
-          if (a.name !== b.name) return a.name < b.name ? -1 : 1;
-          const i = String(a.row[idColumn]);
-          const j = String(b.row[idColumn]);
-          return i < j ? -1 : i > j ? 1 : 0;
-        });
-      }
-      const rows = copy.sorted.map((cached) => renderAt(cached, instant));
-      copy.rendered = { instant, rows };
-      return [...rows];
+      return tables.rows(table, at);
     },
 
     findRows(table: TableName, nameOrId: string): StoredRowInfo[] {
       requireOpen();
-      let records = sqlite(() => rowsById.all(table, nameOrId));
-      if (records.length === 0) records = sqlite(() => rowsByName.all(table, nameOrId));
-      if (records.length === 0) records = sqlite(() => rowsByNameNoCase.all(table, nameOrId));
-      return records.map((record) => ({
-        table,
-        id: record.id,
-        name: record.name,
-        deleted: record.deleted === 1,
-        streams: JSON.parse(record.streams) as string[],
-        row: toRow(record, committed.instant),
-      }));
+      return tables.findRows(table, nameOrId, committed.instant);
     },
 
     async projectionAt(limit: ReplayLimit): Promise<Projection> {
       requireOpen();
-      const snap = limit.position !== undefined
-        ? sqlite(() => snapshotAtPosition.get(limit.position!))
-        : limit.instant !== undefined ? sqlite(() => snapshotAtInstant.get(limit.instant!)) : undefined;
-      const restored = snap && (await snapshotMatches(snap)) ? Projection.restore(snap.state) : new Projection();
-      await replayInto(store, restored, limit, { pageSize });
-      return restored;
+      return snapshots.projectionAt(limit);
     },
 
-    snapshotPositions: () => sqlite(() => snapshotList.all()),
+    snapshotPositions: () => snapshots.positions(),
 
     health: () => ({
       following: subscription !== null,
@@ -706,7 +426,7 @@ export function openReadModel(options: ReadModelOptions): ReadModel {
     try {
       await catchUpNow();
     } catch (error) {
-      const failure = asFailure(error);
+      const failure = asFailure(file, error);
       liveError = failure;
       throw failure;
     }
@@ -736,20 +456,4 @@ export function openReadModel(options: ReadModelOptions): ReadModel {
   }
 
   return model;
-}
-
-/** A stored row with its derived columns at `at` (machines: lastheartbeatdate, R21). */
-function renderAt(cached: CachedRow, at: Instant | null): Row {
-  if (cached.heartbeat === null || at === null) return cached.row;
-  const beat = heartbeatAt(cached.heartbeat, at);
-  return Object.freeze({ ...cached.row, lastheartbeatdate: beat === null ? null : toIso(beat) });
-}
-
-function toRow(record: RowRecord, at: Instant | null): Row {
-  const row = JSON.parse(record.row) as Row;
-  if (record.heartbeat !== null && at !== null) {
-    const beat = heartbeatAt(JSON.parse(record.heartbeat) as HeartbeatBasis, at);
-    row.lastheartbeatdate = beat === null ? null : toIso(beat);
-  }
-  return row;
 }
