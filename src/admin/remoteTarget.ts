@@ -9,7 +9,7 @@ import { RekeyError } from '../kernel/errors.js';
 import { toIso } from '../domain/time.js';
 import type { Explanation } from '../explain/explain.js';
 import type { Plan } from '../plan/plan.js';
-import { RemoteError, SERVER_UNREACHABLE } from '../remote/client.js';
+import { readServiceAnswer, unreachable } from '../remote/client.js';
 import type { AdminCommand } from './commands.js';
 import type { DryRun } from './dryRun.js';
 import type { EventView } from './eventView.js';
@@ -42,23 +42,9 @@ export function remoteTarget(options: RemoteTargetOptions): AdminTarget {
     try {
       response = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
     } catch (error) {
-      const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
-      throw new RekeyError(SERVER_UNREACHABLE, `the rekey service at ${base} did not answer ${method} ${path.split('?')[0]} (${cause}); is rekey serve running there?`, { cause });
+      throw unreachable(base, method, path, error, '; is rekey serve running there?');
     }
-    const text = await response.text();
-    let parsed: unknown;
-    try {
-      parsed = text === '' ? undefined : JSON.parse(text);
-    } catch {
-      parsed = undefined;
-    }
-    if (!response.ok) {
-      const error = (parsed as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
-      const code = typeof error?.code === 'string' && /^[A-Z][A-Z0-9_]{0,63}$/.test(error.code) ? error.code : `HTTP_${response.status}`;
-      const message = typeof error?.message === 'string' ? error.message.slice(0, 2000) : `the service answered ${response.status} to ${method} ${path.split('?')[0]}`;
-      throw new RemoteError(code, message, response.status);
-    }
-    return parsed as T;
+    return readServiceAnswer<T>(response, method, path);
   }
   const asOfQuery = (asOf?: number) => (asOf === undefined ? '' : `?asOf=${encodeURIComponent(toIso(asOf))}`);
 

@@ -162,26 +162,40 @@ export class MachineClient {
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (error) {
-      const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
-      throw new RekeyError(SERVER_UNREACHABLE, `the rekey service at ${this.base} did not answer ${method} ${path.split('?')[0]} (${cause})`, { cause });
+      throw unreachable(this.base, method, path, error);
     }
-    const text = await response.text();
-    let parsed: unknown;
-    try {
-      parsed = text === '' ? undefined : JSON.parse(text);
-    } catch {
-      parsed = undefined;
-    }
-    if (!response.ok) {
-      const error = (parsed as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
-      const code = typeof error?.code === 'string' && /^[A-Z][A-Z0-9_]{0,63}$/.test(error.code) ? error.code : `HTTP_${response.status}`;
-      const message = typeof error?.message === 'string' ? error.message.slice(0, 2000) : `the service answered ${response.status} to ${method} ${path}`;
-      // Retry-After in seconds (the service never sends the HTTP-date form); absent, a 429 is not retried.
-      const retryAfter = response.status === 429 ? response.headers.get('retry-after') : null;
-      throw new RemoteError(code, message, response.status, retryAfter !== null && /^\d{1,6}$/.test(retryAfter) ? Number(retryAfter) : undefined);
-    }
-    return parsed as T;
+    return readServiceAnswer<T>(response, method, path);
   }
+}
+
+/** A request that got no answer at all: the service is down, unreachable, or too slow. */
+export function unreachable(base: string, method: string, path: string, error: unknown, hint = ''): RekeyError {
+  const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
+  return new RekeyError(SERVER_UNREACHABLE, `the rekey service at ${base} did not answer ${method} ${path.split('?')[0]} (${cause})${hint}`, { cause });
+}
+
+/**
+ * The body of a rekey service's answer, or its refusal as a RemoteError with the service's own code
+ * and message (checked: an answer from something else becomes HTTP_<status>, never a forged code);
+ * a 429's Retry-After in seconds (the service never sends the HTTP-date form; without one a 429 is
+ * not retried). The query is left out of messages: it may hold values the caller did not choose to show.
+ */
+export async function readServiceAnswer<T>(response: Response, method: string, path: string): Promise<T> {
+  const text = await response.text();
+  let parsed: unknown;
+  try {
+    parsed = text === '' ? undefined : JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  if (!response.ok) {
+    const error = (parsed as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+    const code = typeof error?.code === 'string' && /^[A-Z][A-Z0-9_]{0,63}$/.test(error.code) ? error.code : `HTTP_${response.status}`;
+    const message = typeof error?.message === 'string' ? error.message.slice(0, 2000) : `the service answered ${response.status} to ${method} ${path.split('?')[0]}`;
+    const retryAfter = response.status === 429 ? response.headers.get('retry-after') : null;
+    throw new RemoteError(code, message, response.status, retryAfter !== null && /^\d{1,6}$/.test(retryAfter) ? Number(retryAfter) : undefined);
+  }
+  return parsed as T;
 }
 
 /** The headers that sign one request (see signing.ts). */
