@@ -276,8 +276,8 @@ export class Projection {
     data.groups.streams.forEach((stream, i) => {
       const { names, members: packed } = data.groups.members[i]!;
       const list = unpackObjects(packed);
-      const members: Record<string, Member> = {};
-      for (let m = 0; m < names.length; m++) members[names[m]!] = list[m]!;
+      // fromEntries defines own properties, so even a member named __proto__ comes back as a member.
+      const members: Record<string, Member> = Object.fromEntries(names.map((name, m) => [name, list[m]!]));
       const state = groupStates[i]!; // a fresh object: its `members` (null) is replaced in place
       state.members = members;
       projection.groups.set(stream, state as GroupState);

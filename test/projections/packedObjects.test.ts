@@ -29,3 +29,19 @@ describe('packed objects (snapshot lists)', () => {
     expect(unpackObjects(packObjects([]))).toEqual([]);
   });
 });
+
+describe('a snapshot with packed lists', () => {
+  it('gives back a group whose member is named __proto__ as a member', async () => {
+    const { Projection } = await import('../../projections/projection.js');
+    // The snapshot form is the projection's own: restore a state in which a member has that name.
+    const state = JSON.parse(new Projection().serialize()) as { groups: { streams: string[]; states: unknown; members: unknown[] } };
+    state.groups = {
+      streams: ['group-g1'],
+      states: { objects: [{ groupId: 'g1', name: 'G', members: null }] },
+      members: [{ names: ['__proto__'], members: { objects: [{ machineId: 'm1', name: '__proto__' }] } }],
+    };
+    const restored = Projection.restore(JSON.stringify(state));
+    const again = JSON.parse(restored.serialize()) as { groups: { members: { names: string[] }[] } };
+    expect(again.groups.members[0]!.names).toEqual(['__proto__']);
+  });
+});
