@@ -44,6 +44,7 @@ import { compactKeys, onlyMembersDiffer, sameSchedule } from './projection/group
 import { checkInOf, memberNamedBy, SINGLE_MEMBER_EVENTS } from './projection/memberEvents.js';
 import { byNameThenId } from './projection/rowOrder.js';
 import { slim } from './projection/slim.js';
+import { packObjects, unpackObjects, type PackedObjects } from './projection/packedObjects.js';
 
 export type { ChangeSink, ChangeType, PersistedRow, RowChange } from './projection/changes.js';
 export { byNameThenId } from './projection/rowOrder.js';
@@ -52,7 +53,7 @@ export { byNameThenId } from './projection/rowOrder.js';
  * Bump when a change to this folder changes any row, change or snapshot for the same log: a read
  * model written by another version rebuilds itself from position 0 when it is opened.
  */
-export const PROJECTION_VERSION = 2;
+export const PROJECTION_VERSION = 3;
 
 interface Context {
   readonly position: number;
@@ -231,29 +232,38 @@ export class Projection {
 
   // ---- snapshots -------------------------------------------------------------------------------
 
-  /** The whole state as JSON (plain data, no key material). */
+  /**
+   * The whole state as JSON (plain data, no key material). Lists of same-shaped objects are packed
+   * (projection/packedObjects.ts): the keys once, then values; `restore` gives back the same state.
+   */
   serialize(): string {
+    const groupStreams = [...this.groups.keys()];
+    // `members` stays in its place in each state (null here), so a restored state has the same key order.
+    const groupStates = [...this.groups.values()].map((state) => ({ ...state, members: null }));
+    const groupMembers = [...this.groups.values()].map((state) => ({ names: Object.keys(state.members), members: packObjects(Object.values(state.members)) }));
+    const entries = <V extends object>(map: Map<string, V>) => ({ keys: [...map.keys()], values: packObjects([...map.values()]) });
     return JSON.stringify({
       version: PROJECTION_VERSION,
       position: this.position,
       instant: this.instant,
-      groups: [...this.groups],
-      connections: [...this.connections],
-      machines: [...this.machines],
-      meta: Object.fromEntries(TABLES.map((table) => [table, [...this.meta[table]]])),
+      groups: { streams: groupStreams, states: packObjects(groupStates), members: groupMembers },
+      connections: entries(this.connections),
+      machines: entries(this.machines),
+      meta: Object.fromEntries(TABLES.map((table) => [table, entries(this.meta[table])])),
       tombstones: Object.fromEntries(TABLES.map((table) => [table, [...this.tombstones[table]]])),
     });
   }
 
   static restore(json: string, options: { compact?: boolean; membersInPlace?: boolean } = {}): Projection {
+    type Entries<V> = { keys: string[]; values: PackedObjects<V> };
     const data = JSON.parse(json) as {
       version: number;
       position: number;
       instant: Instant | null;
-      groups: [string, GroupState][];
-      connections: [string, ConnectionState][];
-      machines: [string, MachineFacts][];
-      meta: Record<TableName, [string, RowMeta][]>;
+      groups: { streams: string[]; states: PackedObjects<Omit<GroupState, 'members'> & { members: unknown }>; members: { names: string[]; members: PackedObjects<Member> }[] };
+      connections: Entries<ConnectionState>;
+      machines: Entries<MachineFacts>;
+      meta: Record<TableName, Entries<RowMeta>>;
       tombstones: Record<TableName, [string, { row: Row; streams: string[] }][]>;
     };
     if (data.version !== PROJECTION_VERSION) {
@@ -262,17 +272,28 @@ export class Projection {
     const projection = new Projection(options);
     projection.position = data.position;
     projection.instant = data.instant;
-    for (const [stream, state] of data.groups) {
-      projection.groups.set(stream, state);
+    const groupStates = unpackObjects(data.groups.states);
+    data.groups.streams.forEach((stream, i) => {
+      const { names, members: packed } = data.groups.members[i]!;
+      const list = unpackObjects(packed);
+      // fromEntries defines own properties, so even a member named __proto__ comes back as a member.
+      const members: Record<string, Member> = Object.fromEntries(names.map((name, m) => [name, list[m]!]));
+      const state = groupStates[i]!; // a fresh object: its `members` (null) is replaced in place
+      state.members = members;
+      projection.groups.set(stream, state as GroupState);
       if (state.groupId !== '') projection.groupStreamById.set(state.groupId, stream);
-    }
-    for (const [stream, state] of data.connections) {
-      projection.connections.set(stream, state);
+    });
+    const fill = <V>(map: Map<string, V>, entries: Entries<V>) => {
+      const values = unpackObjects(entries.values);
+      entries.keys.forEach((key, i) => map.set(key, values[i]!));
+    };
+    fill(projection.connections, data.connections);
+    for (const [stream, state] of projection.connections) {
       if (state.exists) projection.connectionStreamById.set(state.connectionId, stream);
     }
-    for (const [id, facts] of data.machines) projection.machines.set(id, facts);
+    fill(projection.machines, data.machines);
     for (const table of TABLES) {
-      for (const [id, meta] of data.meta[table]) projection.meta[table].set(id, meta);
+      fill(projection.meta[table], data.meta[table]);
       for (const [id, tombstone] of data.tombstones[table]) projection.tombstones[table].set(id, tombstone);
     }
     return projection;

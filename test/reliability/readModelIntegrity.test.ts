@@ -114,7 +114,10 @@ describe('rekey verify checks the read model against the log', () => {
       expect(await checkReadModel(store, file)).toMatchObject({ status: 'ok', position: events, snapshots: Math.floor(events / 50) });
       const raw = new Database(file);
       // The first group's state in the snapshot at 100 says it was renamed.
-      raw.prepare("UPDATE rekey_read_snapshots SET state = json_set(state, '$.groups[0][1].name', 'Forged') WHERE position = 100").run();
+      // (group states are packed: the keys once, then one row of values per group)
+      const path = raw.prepare<[], string>("SELECT '$.groups.states.rows[0][' || (key) || ']' FROM rekey_read_snapshots, json_each(state, '$.groups.states.keys') WHERE position = 100 AND value = 'name'").pluck().get();
+      expect(path).toBeDefined();
+      raw.prepare(`UPDATE rekey_read_snapshots SET state = json_set(state, '${path!}', 'Forged') WHERE position = 100`).run();
       raw.close();
       expect(await checkReadModel(store, file)).toEqual({
         status: 'forged',
