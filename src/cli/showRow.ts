@@ -6,6 +6,9 @@
 import type { Row, TableName, TablesAt } from '../../projections/index.js';
 import { RekeyError } from '../kernel/errors.js';
 import type { AdminTarget } from '../admin/target.js';
+import type { Command } from 'commander';
+import { parseInstantArgument } from './arguments.js';
+import { openTarget, withTargetOptions, type TargetOptions } from './adminOptions.js';
 import { rowCard } from './adminOutput.js';
 import { alignedTable, printJson, printLine } from './output.js';
 import { cell } from './rowFormat.js';
@@ -64,4 +67,25 @@ export async function showRow(target: AdminTarget, table: TableName, nameOrId: s
     printLine();
     printLine(alignedTable(['connection', 'target', 'status', 'last used', 're-encrypted'], connections.map((c) => [cell(c, 'name'), `${cell(c, 'targettype')} ${cell(c, 'targetname')}`, cell(c, 'status'), cell(c, 'lastuseddate') || '-', cell(c, 'reencrypteddate') || '-'])));
   }
+}
+
+/** The `show` subcommand of `rekey group`, `machine` and `connection`: one row as of an instant. */
+export function showSubcommand(parent: Command, spec: { table: TableName; noun: string; description: string; examples: readonly string[] }): void {
+  withTargetOptions(
+    parent
+      .command('show')
+      .argument('<name>', `the ${spec.noun} (name or id)`)
+      .description(spec.description)
+      .option('--as-of <instant>', 'as it was at this instant (default: the head of the log)'),
+  )
+    .addHelpText('after', `\nExamples:\n${spec.examples.map((example) => `  ${example}`).join('\n')}`)
+    .action(async (name: string, options: TargetOptions & { asOf?: string }) => {
+      const asOf = options.asOf === undefined ? undefined : parseInstantArgument('--as-of', options.asOf);
+      const target = openTarget(options);
+      try {
+        await showRow(target, spec.table, name, asOf, options.json);
+      } finally {
+        await target.close();
+      }
+    });
 }

@@ -5,10 +5,9 @@
  * service, which accepts them only on its loopback interface and encrypts them there.
  */
 import type { Command } from 'commander';
-import { parseInstantArgument } from '../arguments.js';
-import { openTarget, withChangeOptions, withTargetOptions, type ChangeOptions, type TargetOptions } from '../adminOptions.js';
+import { withChangeOptions, type ChangeOptions } from '../adminOptions.js';
 import { readCredential } from '../credentialInput.js';
-import { showRow } from '../showRow.js';
+import { showSubcommand } from '../showRow.js';
 import { runChange } from './group.js';
 
 interface ConnectionOptions extends ChangeOptions {
@@ -83,24 +82,10 @@ Examples:
       await runChange([{ command: 'runConnection', connection: name }], options);
     });
 
-  withTargetOptions(
-    connection
-      .command('show')
-      .argument('<name>', 'the connection (name or id)')
-      .description('one connection as of an instant: its row and the machines of its target')
-      .option('--as-of <instant>', 'as it was at this instant (default: the head of the log)'),
-  )
-    .addHelpText('after', `
-Examples:
-  rekey connection show Invoices
-  rekey connection show Quarterly-Report --as-of 2030-09-01T00:00:00Z --json`)
-    .action(async (name: string, options: TargetOptions & { asOf?: string }) => {
-      const asOf = options.asOf === undefined ? undefined : parseInstantArgument('--as-of', options.asOf);
-      const target = openTarget(options);
-      try {
-        await showRow(target, 'desktopflowconnections', name, asOf, options.json);
-      } finally {
-        await target.close();
-      }
-    });
+  showSubcommand(connection, {
+    table: 'desktopflowconnections',
+    noun: 'connection',
+    description: 'one connection as of an instant: its row and the machines of its target',
+    examples: ['rekey connection show Invoices', 'rekey connection show Quarterly-Report --as-of 2030-09-01T00:00:00Z --json'],
+  });
 }

@@ -6,10 +6,10 @@ import type { Command } from 'commander';
 import type { AdminCommand } from '../../admin/commands.js';
 import { RekeyError } from '../../kernel/errors.js';
 import { ARGUMENT_INVALID } from '../../kernel/errors.js';
-import { parseInstantArgument, parseInteger } from '../arguments.js';
-import { openTarget, withChangeOptions, withTargetOptions, type ChangeOptions, type TargetOptions } from '../adminOptions.js';
+import { parseInteger } from '../arguments.js';
+import { openTarget, withChangeOptions, type ChangeOptions } from '../adminOptions.js';
 import { printResult } from '../adminOutput.js';
-import { findRow, showRow } from '../showRow.js';
+import { findRow, showSubcommand } from '../showRow.js';
 
 interface GroupOptions extends ChangeOptions {
   validity?: string;
@@ -132,24 +132,10 @@ Examples:
       await runChange([{ command: 'deleteGroup', group: name }], options);
     });
 
-  withTargetOptions(
-    group
-      .command('show')
-      .argument('<name>', 'the machine group (name or id)')
-      .description('one group as of an instant: its row, its machines and the connections that target it or them')
-      .option('--as-of <instant>', 'as it was at this instant (default: the head of the log)'),
-  )
-    .addHelpText('after', `
-Examples:
-  rekey group show Finance
-  rekey group show Branch-Lyon --as-of 2030-09-01T00:00:00Z --json`)
-    .action(async (name: string, options: TargetOptions & { asOf?: string }) => {
-      const asOf = options.asOf === undefined ? undefined : parseInstantArgument('--as-of', options.asOf);
-      const target = openTarget(options);
-      try {
-        await showRow(target, 'flowmachinegroups', name, asOf, options.json);
-      } finally {
-        await target.close();
-      }
-    });
+  showSubcommand(group, {
+    table: 'flowmachinegroups',
+    noun: 'machine group',
+    description: 'one group as of an instant: its row, its machines and the connections that target it or them',
+    examples: ['rekey group show Finance', 'rekey group show Branch-Lyon --as-of 2030-09-01T00:00:00Z --json'],
+  });
 }

@@ -1,8 +1,7 @@
 /** `rekey machine remove|show`: a machine on a live store or service (R9; R15, R17 in show). */
 import type { Command } from 'commander';
-import { parseInstantArgument } from '../arguments.js';
-import { openTarget, withChangeOptions, withTargetOptions, type ChangeOptions, type TargetOptions } from '../adminOptions.js';
-import { showRow } from '../showRow.js';
+import { withChangeOptions, type ChangeOptions } from '../adminOptions.js';
+import { showSubcommand } from '../showRow.js';
 import { runChange } from './group.js';
 
 export function machineCommand(program: Command): void {
@@ -26,24 +25,10 @@ Examples:
       await runChange([{ command: 'removeMachine', machine: name }], options);
     });
 
-  withTargetOptions(
-    machine
-      .command('show')
-      .argument('<name>', 'the machine (name or id)')
-      .description('one machine as of an instant: its row, its group and the connections that can run on it')
-      .option('--as-of <instant>', 'as it was at this instant (default: the head of the log)'),
-  )
-    .addHelpText('after', `
-Examples:
-  rekey machine show HR-04
-  rekey machine show LYO-03 --as-of 2030-09-01T00:00:00Z --json`)
-    .action(async (name: string, options: TargetOptions & { asOf?: string }) => {
-      const asOf = options.asOf === undefined ? undefined : parseInstantArgument('--as-of', options.asOf);
-      const target = openTarget(options);
-      try {
-        await showRow(target, 'flowmachines', name, asOf, options.json);
-      } finally {
-        await target.close();
-      }
-    });
+  showSubcommand(machine, {
+    table: 'flowmachines',
+    noun: 'machine',
+    description: 'one machine as of an instant: its row, its group and the connections that can run on it',
+    examples: ['rekey machine show HR-04', 'rekey machine show LYO-03 --as-of 2030-09-01T00:00:00Z --json'],
+  });
 }
