@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import {
   createGroupCertificate, createPasswordPackage, decryptCredential, encryptCredential, generateKeyPair, openPasswordPackage, workerKeyPairSource,
 } from '../src/crypto/index.js';
-import { simulate } from '../src/simulation/simulator.js';
+import { keysAheadFor, simulate } from '../src/simulation/simulator.js';
 import { openSqliteEventStore } from '../src/store/sqlite.js';
 import { referenceFleet, type ReferenceFleetOptions } from './referenceFleet.js';
 
@@ -53,7 +53,7 @@ export async function benchSimulation(options: ReferenceFleetOptions = {}) {
 
   const dir = mkdtempSync(join(tmpdir(), 'rekey-bench-sim-'));
   const store = openSqliteEventStore({ file: join(dir, 'bench.db') });
-  const keys = workerKeyPairSource({ workers: 2, ahead: 16 });
+  const keys = workerKeyPairSource({ workers: 2, ahead: keysAheadFor(scenario) });
   const cpu0 = process.cpuUsage();
   let result;
   try {

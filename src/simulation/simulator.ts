@@ -89,6 +89,15 @@ interface SimulatedMachine {
   scheduledCheckIn: Instant | null;
 }
 
+/**
+ * How many keys a key source should make ahead for this scenario: every group renews in the same
+ * weeks when the groups were created together, so one key per group, and a few for the machines
+ * that register on their own.
+ */
+export function keysAheadFor(scenario: Pick<Scenario, 'groups'>): number {
+  return scenario.groups.length + 4;
+}
+
 export async function simulate(scenario: Scenario, options: SimulationOptions): Promise<SimulationResult> {
   const began = performance.now();
   const head = await options.store.headPosition();

@@ -194,6 +194,7 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): SqliteEv
 
   const readPage = (fromPosition: number, limit: number): RecordedEvent[] => {
     open();
+    if (nothingAfter(fromPosition)) return [];
     return toEvents(guard(() => readEventsStmt.all(fromPosition, limit), file));
   };
 
@@ -237,6 +238,13 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): SqliteEv
     cachedHead = undefined;
     cachedRevisions.clear();
   };
+  /*
+   * Whether the log certainly ends before `fromPosition`: this connection wrote its head and no other
+   * connection has committed since. A writer catches up before every command (Engine.sync), and
+   * almost always finds nothing; the pragma answers that at a third of the cost of the empty SELECT.
+   */
+  const nothingAfter = (fromPosition: number): boolean =>
+    cachedHead !== undefined && fromPosition > cachedHead.position && guard(() => dataVersionStmt.get(), file) === cacheVersion;
 
   interface Part {
     readonly stream: string;

@@ -73,10 +73,43 @@ describe('workerKeyPairSource', () => {
   it('refuses bad sizes, naming the value, and refuses draws once closed', async () => {
     expect(() => workerKeyPairSource({ workers: 0 })).toThrow('workers must be a positive integer, got 0');
     expect(() => workerKeyPairSource({ ahead: 1.5 })).toThrow('ahead must be a positive integer, got 1.5');
+    expect(() => workerKeyPairSource({ workers: 2, background: 3 })).toThrow('background must be a whole number from 1 to workers (2), got 3');
+    expect(() => workerKeyPairSource({ workers: 2, background: 0 })).toThrow('background must be a whole number from 1 to workers (2), got 0');
     const source = workerKeyPairSource({ workers: 1, ahead: 1 });
     const pending = expect(source.ready()).rejects.toThrow('the key workers were closed');
     await source.close();
     await pending;
     await expect(source.next()).rejects.toThrow('the key workers are closed');
+  });
+
+  it('makes keys ahead on the background workers only, and on every worker while a draw waits', async () => {
+    // Each worker counts how many keys are being made at once (shared memory), then answers after 60 ms.
+    const COUNTING_WORKER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { createPrivateKey, createPublicKey } = require('node:crypto');
+const counters = new Int32Array(workerData.counters);
+parentPort.on('message', (index) => {
+  const now = Atomics.add(counters, 0, 1) + 1;
+  for (;;) { const max = Atomics.load(counters, 1); if (now <= max || Atomics.compareExchange(counters, 1, max, now) === max) break; }
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60);
+  Atomics.sub(counters, 0, 1);
+  const privateKey = createPrivateKey(workerData.pem);
+  parentPort.postMessage({ index, privateKey, publicKey: createPublicKey(privateKey) });
+});
+`;
+    const [pair] = await Promise.all([generateKeyPair()]);
+    const pem = pair!.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const shared = new SharedArrayBuffer(8);
+    const counters = new Int32Array(shared);
+    const source = workerKeyPairSource({ workers: 3, ahead: 4, workerSource: { code: COUNTING_WORKER, workerData: { counters: shared, pem } } });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 400)); // nobody draws: the 4 keys ahead, two at a time (all workers but one)
+      expect(Atomics.load(counters, 1)).toBe(2);
+      const draws = await Promise.all(Array.from({ length: 10 }, () => source.next())); // 6 not made yet: all workers help
+      expect(draws).toHaveLength(10);
+      expect(Atomics.load(counters, 1)).toBe(3);
+    } finally {
+      await source.close();
+    }
   });
 });

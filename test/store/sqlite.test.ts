@@ -163,6 +163,25 @@ describe('SQLite event store', () => {
     expect(await b.verify()).toMatchObject({ ok: true, checked: 5 });
   });
 
+  it('a read past its own last append still finds what another store or a raw handle committed since', async () => {
+    const file = newFile();
+    const a = open(file);
+    const b = open(file);
+    await a.append('s1', [ev('A')], -1);
+    expect(await a.readAll(2)).toEqual([]); // nothing after a's own head: answered without a SELECT
+    await b.append('s2', [ev('B')], -1);
+    expect((await a.readAll(2)).map((e) => e.type)).toEqual(['B']);
+    await a.append('s1', [ev('C')], 0);
+    const raw = new Database(file);
+    // an event written by hand (an operator's repair) after a's own head
+    raw.prepare(`INSERT INTO events SELECT 4, stream, revision + 1, 'Repaired', data, metadata, occurred_at, recorded_at, 'raw', hash FROM events WHERE position = 3`).run();
+    raw.close();
+    expect((await a.readAll(4)).map((e) => e.type)).toEqual(['Repaired']);
+    const head = await a.headPosition();
+    await b.append('s2', [ev('D')], 0);
+    expect((await a.readAll(head + 1)).map((e) => e.type)).toEqual(['D']);
+  });
+
   it('other processes append concurrently without losing events; a subscriber sees all of them once', async () => {
     const file = newFile('shared');
     const store = open(file);

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { pooledKeyPairSource } from '../../crypto/index.js';
+import { workerKeyPairSource } from '../../crypto/index.js';
 import { loadScenarioFile } from '../../simulation/loader.js';
-import { simulate } from '../../simulation/simulator.js';
+import { keysAheadFor, simulate } from '../../simulation/simulator.js';
 import { runContinued } from '../../fleet/continuation.js';
 import { summarize } from '../../simulation/summary.js';
 import { openStore, withStoreOptions } from '../storeOptions.js';
@@ -27,7 +27,8 @@ Exits 0 when the run completes, whatever the rules refused (listed under "reject
       const loaded = loadScenarioFile(file);
       const scenario = options.seed === undefined ? loaded : { ...loaded, seed: parseInteger('--seed', options.seed, 0, 0xffffffff) };
       const store = await openStore(options, { mustExist: false });
-      const keys = pooledKeyPairSource({ size: 8 });
+      // RSA keys made on worker threads beside the simulation (src/crypto/keyWorkers.ts).
+      const keys = workerKeyPairSource({ ahead: keysAheadFor(scenario) });
       const bar = progressBar('simulating');
       try {
         const onProgress = (fraction: number, at: number) => bar.update(fraction, new Date(at).toISOString().slice(0, 10));
@@ -54,6 +55,7 @@ Exits 0 when the run completes, whatever the rules refused (listed under "reject
           for (const r of report.rejected) printLine(`  ${r.at}  ${r.command} ${r.target}: ${r.code}: ${r.message}`);
         }
       } finally {
+        await keys.close();
         await store.close();
       }
     });
