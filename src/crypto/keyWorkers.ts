@@ -96,14 +96,21 @@ export function workerKeyPairSource(options: WorkerKeyPairSourceOptions = {}): W
   let drawn = 0;
   let waiting = 0;
   let closed = false;
-  const busy: boolean[] = new Array(count).fill(false);
+  /** Keys given to each worker and not answered yet. */
+  const inFlight: number[] = new Array(count).fill(0);
 
-  /** Gives the next keys to free workers: the background ones always, the others while a draw waits. */
+  /**
+   * Gives the next keys to workers: the background ones always, two at a time so that one is queued
+   * while the other is made (their answers, and so the next requests, wait until this thread's event
+   * loop runs); the others one at a time, while a draw waits.
+   */
   const dispatch = () => {
     for (let w = 0; w < count && !closed && assigned < requested; w++) {
-      if (busy[w] || (w >= background && waiting === 0)) continue;
-      busy[w] = true;
-      workers[w]!.postMessage(assigned++);
+      const limit = w < background ? 2 : waiting > 0 ? 1 : 0;
+      while (inFlight[w]! < limit && assigned < requested) {
+        inFlight[w]!++;
+        workers[w]!.postMessage(assigned++);
+      }
     }
   };
 
@@ -111,7 +118,7 @@ export function workerKeyPairSource(options: WorkerKeyPairSourceOptions = {}): W
     const worker = new Worker(options.workerSource?.code ?? WORKER_SOURCE, { eval: true, workerData: options.workerSource?.workerData });
     worker.unref();
     worker.on('message', (message: { index: number; publicKey?: KeyPair['publicKey']; privateKey?: KeyPair['privateKey']; error?: string }) => {
-      busy[w] = false;
+      inFlight[w]!--;
       const target = slots.get(message.index);
       if (target) {
         if (message.error !== undefined || !message.publicKey || !message.privateKey) {

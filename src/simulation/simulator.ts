@@ -282,6 +282,15 @@ export async function simulate(scenario: Scenario, options: SimulationOptions): 
     replanChangedGroups(scenario.start);
   }
 
+  // The loop's awaits are on a synchronous store, so they never let the event loop run: a turn every
+  // 10 ms lets the key workers' answers in (and their next requests out), and signals and timers run.
+  let lastTurn = performance.now();
+  const eventLoopTurn = async () => {
+    if (performance.now() - lastTurn < 10) return;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    lastTurn = performance.now();
+  };
+
   // ---- the main loop: from one due instant to the next ----
   const span = Math.max(1, scenario.end - scenario.start);
   let steps = 0;
@@ -350,6 +359,7 @@ export async function simulate(scenario: Scenario, options: SimulationOptions): 
     }
     replanChangedGroups(clock.at);
     if (options.onProgress && ++steps % 500 === 0) options.onProgress((clock.at - scenario.start) / span, clock.at);
+    await eventLoopTurn();
   }
   clock.at = scenario.end;
   await engine.processDue();
