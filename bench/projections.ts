@@ -18,7 +18,8 @@
  * The log is written by `projectionLog.ts` (real deciders, real store) into a temporary directory,
  * on /dev/shm when the machine has it, so the disk does not blur the comparison. To measure again
  * without writing it again, keep one (REKEY_BENCH_PROJECTION_LOG=FILE: written there if missing,
- * reused if present, never deleted).
+ * reused if present, never deleted). REKEY_BENCH_SNAPSHOT_EVERY changes the read model's distance
+ * between snapshots (default DEFAULT_SNAPSHOT_EVERY), to weigh as-of against rebuild.
  */
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -14,6 +14,7 @@
  * - The file carries a `rekey_schema` table (one row per applied schema version) so later versions
  *   can migrate it; a file that is not a rekey store fails to open with `STORE_CORRUPT`.
  */
+import { setImmediate } from 'node:timers/promises';
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
@@ -399,7 +400,7 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): SqliteEv
           yield rows.map(toLink);
           from = rows[rows.length - 1]!.position + 1;
           if (rows.length < pageSize) return;
-          await new Promise<void>((resolve) => setImmediate(resolve));
+          await setImmediate();
         }
       };
       return verifyChain(pages(), { expectHead: verifyOptions.expectHead });

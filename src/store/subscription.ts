@@ -6,6 +6,7 @@
  * `publish`), appends seen by polling (`poke`), and handlers that append from inside `next`.
  */
 // The one class, not the whole library: rxjs's index loads every operator (a third of the CLI's start-up).
+import { setImmediate } from 'node:timers/promises';
 import { Observable } from 'rxjs/internal/Observable';
 import type { Subscriber } from 'rxjs';
 import type { RecordedEvent } from './port.js';
@@ -113,7 +114,7 @@ export class SubscriptionHub {
           sub.live = true; // from here on, appends reach this subscriber through wake()
           return;
         }
-        if (full) await new Promise<void>((resolve) => setImmediate(resolve));
+        if (full) await setImmediate();
       }
     } catch (error) {
       this.fail(sub, error);

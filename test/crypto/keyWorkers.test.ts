@@ -97,8 +97,7 @@ parentPort.on('message', (index) => {
   parentPort.postMessage({ index, privateKey, publicKey: createPublicKey(privateKey) });
 });
 `;
-    const [pair] = await Promise.all([generateKeyPair()]);
-    const pem = pair!.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const pem = (await generateKeyPair()).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     const shared = new SharedArrayBuffer(8);
     const counters = new Int32Array(shared);
     const source = workerKeyPairSource({ workers: 3, ahead: 4, workerSource: { code: COUNTING_WORKER, workerData: { counters: shared, pem } } });

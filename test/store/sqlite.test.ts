@@ -168,7 +168,7 @@ describe('SQLite event store', () => {
     const a = open(file);
     const b = open(file);
     await a.append('s1', [ev('A')], -1);
-    expect(await a.readAll(2)).toEqual([]); // nothing after a's own head: answered without a SELECT
+    expect(await a.readAll(2)).toEqual([]); // past a's own head, nobody else wrote: PRAGMA data_version answers
     await b.append('s2', [ev('B')], -1);
     expect((await a.readAll(2)).map((e) => e.type)).toEqual(['B']);
     await a.append('s1', [ev('C')], 0);
