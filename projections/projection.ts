@@ -47,6 +47,12 @@ import { slim } from './projection/slim.js';
 import { packObjects, unpackObjects, type PackedObjects } from './projection/packedObjects.js';
 
 export type { ChangeSink, ChangeType, PersistedRow, RowChange } from './projection/changes.js';
+
+/**
+ * What the fold reads of a recorded event: all of it but the metadata, of which only `occurredAt`
+ * (the catch-up's helper thread sends no more, readModel/catchUpThread.ts).
+ */
+export type FoldedEvent = Omit<RecordedEvent, 'metadata'> & { readonly metadata: { readonly occurredAt: string } };
 export { byNameThenId } from './projection/rowOrder.js';
 
 /**
@@ -127,7 +133,7 @@ export class Projection {
    * the streams that touch it). `sink` receives the row changes the event makes, in table order,
    * then by name.
    */
-  apply(recorded: RecordedEvent, sink?: ChangeSink): void {
+  apply(recorded: FoldedEvent, sink?: ChangeSink): void {
     if (recorded.position <= this.position) {
       throw new Error(`projection is at position ${this.position}; cannot apply position ${recorded.position} again`);
     }

@@ -33,12 +33,14 @@
  *   `health()`, rejects the waiters with the cause, and starts again at the next `sync()` or
  *   `waitFor()`.
  */
+import { existsSync } from 'node:fs';
 import type { Subscription } from 'rxjs';
 import type { RekeyError } from '../src/kernel/errors.js';
 import type { Instant } from '../src/domain/time.js';
 import type { EventStore, RecordedEvent } from '../src/store/port.js';
 import { translateSqliteError } from '../src/store/sqliteErrors.js';
-import type { Projection } from './projection.js';
+import type { FoldedEvent, Projection } from './projection.js';
+import { startCatchUpThread, type CatchUpThread } from './readModel/catchUpThread.js';
 import { DEFAULT_PAGE_SIZE, type ReplayLimit } from './replay.js';
 import type { Row, TableName } from './tables.js';
 import { asFailure, eventsMissing } from './readModel/errors.js';
@@ -56,6 +58,15 @@ export type { StoredRowInfo } from './readModel/rowCopies.js';
  */
 export const DEFAULT_SNAPSHOT_EVERY = 5_000;
 
+/** Events behind the store from which a catch-up uses a helper thread: below it, starting one costs more than it saves. */
+export const DEFAULT_THREAD_FROM = 20_000;
+
+/** The file of a SQLite event store, or null for any other store (or one in memory). */
+function sqliteFileOf(store: EventStore): string | null {
+  const file = (store as { file?: unknown }).file;
+  return store.kind === 'sqlite' && typeof file === 'string' && existsSync(file) ? file : null;
+}
+
 export interface ReadModelOptions {
   readonly store: EventStore;
   /**
@@ -67,6 +78,12 @@ export interface ReadModelOptions {
   readonly snapshotEvery?: number;
   /** Events read per page while catching up (default 5,000). */
   readonly pageSize?: number;
+  /**
+   * A catch-up at least this many events behind the store reads the log ahead, and stores its
+   * snapshots, on a helper thread (readModel/catchUpThread.ts), when the store is a SQLite file and
+   * so is the read model. Default 20,000; Infinity keeps every catch-up on one thread.
+   */
+  readonly threadFrom?: number;
   /** Told when the live runner fails (it starts again at the next sync or waitFor). */
   readonly onError?: (error: RekeyError) => void;
 }
@@ -139,6 +156,9 @@ export function openReadModel(options: ReadModelOptions): ReadModel {
   const snapshotEvery = options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY;
   const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
   if (!Number.isSafeInteger(snapshotEvery) || snapshotEvery < 1) throw new RangeError(`snapshotEvery must be a positive integer, got ${snapshotEvery}`);
+  const threadFrom = options.threadFrom ?? DEFAULT_THREAD_FROM;
+  if (!(threadFrom >= 0)) throw new RangeError(`threadFrom must be a number of events >= 0 (or Infinity), got ${threadFrom}`);
+  const eventsFile = sqliteFileOf(store);
 
   const readModelFile = openReadModelFile(file);
   const { db, sqlite, readCheckpoint, reset, getMeta, setMeta, upsertRow } = readModelFile;
@@ -255,11 +275,11 @@ export function openReadModel(options: ReadModelOptions): ReadModel {
     projection = null;
   };
 
-  const applyOne = (event: RecordedEvent): void => {
+  const applyOne = (event: FoldedEvent, thread: CatchUpThread | null = null): void => {
     projection!.apply(event);
     lastHash = event.hash;
     if (event.position === 1) origin = originOf(event);
-    if (event.position % snapshotEvery === 0) snapshots.write(projection!, lastHash);
+    if (event.position % snapshotEvery === 0) snapshots.write(projection!, lastHash, thread);
   };
 
   const catchUpNow = async (options: CatchUpOptions = {}): Promise<Checkpoint> => {
@@ -271,21 +291,33 @@ export function openReadModel(options: ReadModelOptions): ReadModel {
     const head = await store.headPosition();
     const started = performance.now();
     let applied = 0;
-    for (;;) {
-      const page = await store.readAll(current.position + 1, pageSize);
-      let stop = false;
-      for (const event of page) {
-        if (options.until !== undefined && Date.parse(event.metadata.occurredAt) > options.until) {
-          stop = true;
-          break;
+    const thread = eventsFile !== null && file !== ':memory:' && head - current.position >= threadFrom
+      ? startCatchUpThread({ eventsFile, readModelFile: file, from: current.position + 1, pageSize })
+      : null;
+    try {
+      for (;;) {
+        const page: FoldedEvent[] = thread ? await thread.nextPage() : await store.readAll(current.position + 1, pageSize);
+        let stop = false;
+        for (const event of page) {
+          if (options.until !== undefined && Date.parse(event.metadata.occurredAt) > options.until) {
+            stop = true;
+            break;
+          }
+          applyOne(event, thread);
+          applied++;
         }
-        applyOne(event);
-        applied++;
+        if (options.onProgress && page.length > 0) {
+          await options.onProgress({ position: current.position, head, applied, elapsedMs: performance.now() - started });
+        }
+        if (stop || page.length < (thread ? thread.pageSize : pageSize)) break;
       }
-      if (options.onProgress && page.length > 0) {
-        await options.onProgress({ position: current.position, head, applied, elapsedMs: performance.now() - started });
-      }
-      if (stop || page.length < pageSize) break;
+      await thread?.flush(); // every snapshot stored before the rows that follow them are committed
+    } catch (error) {
+      // Snapshots handed to the helper may not be stored: resume from the file, which writes them again.
+      if (thread) projection = null;
+      throw error;
+    } finally {
+      await thread?.close();
     }
     commit();
     return committed;

@@ -55,6 +55,9 @@ const SCHEMA = `
   CREATE INDEX IF NOT EXISTS rekey_read_snapshots_instant ON rekey_read_snapshots (instant, position);
 `;
 
+/** Stores one snapshot (position, instant, hash, state); also run by the catch-up's helper thread. */
+export const INSERT_SNAPSHOT_SQL = 'INSERT OR REPLACE INTO rekey_read_snapshots (position, instant, hash, state) VALUES (?, ?, ?, ?)';
+
 /** A row of the file's `rekey_read_rows` table, as SQLite returns it. */
 export interface RowRecord {
   tbl: string;
@@ -74,7 +77,7 @@ export interface SnapshotRecord {
 }
 
 /** Which log a file was built from: its first event's hash and append time. */
-export function originOf(event: RecordedEvent): string {
+export function originOf(event: Pick<RecordedEvent, 'hash' | 'recordedAt'>): string {
   return `${event.hash}@${event.recordedAt}`;
 }
 
@@ -115,7 +118,7 @@ export function openReadModelFile(file: string) {
      ON CONFLICT(tbl, id) DO UPDATE SET name = excluded.name, deleted = excluded.deleted, row = excluded.row,
        heartbeat = excluded.heartbeat, streams = excluded.streams, written = excluded.written`,
   );
-  const insertSnapshot = db.prepare<[number, number | null, string, string]>('INSERT OR REPLACE INTO rekey_read_snapshots (position, instant, hash, state) VALUES (?, ?, ?, ?)');
+  const insertSnapshot = db.prepare<[number, number | null, string, string]>(INSERT_SNAPSHOT_SQL);
   const latestSnapshot = db.prepare<[], SnapshotRecord>('SELECT position, hash, state FROM rekey_read_snapshots ORDER BY position DESC LIMIT 1');
   const snapshotAtPosition = db.prepare<[number], SnapshotRecord>(
     'SELECT position, hash, state FROM rekey_read_snapshots WHERE position <= ? ORDER BY position DESC LIMIT 1',

@@ -7,6 +7,7 @@
 import type { EventStore } from '../../src/store/port.js';
 import { Projection } from '../projection.js';
 import { replayInto, type ReplayLimit } from '../replay.js';
+import type { CatchUpThread } from './catchUpThread.js';
 import { eventsMissing } from './errors.js';
 import type { Checkpoint, ReadModelFile, SnapshotRecord } from './file.js';
 
@@ -18,8 +19,8 @@ export interface ResumePoint {
 }
 
 export interface Snapshots {
-  /** Stores the projection's state at its position; `hash` is the event's there. */
-  write(projection: Projection, hash: string): void;
+  /** Stores the projection's state at its position; `hash` is the event's there. With `thread`, the helper stores it. */
+  write(projection: Projection, hash: string, thread?: CatchUpThread | null): void;
   /**
    * The latest snapshot if it is at or past the checkpoint (every row is rewritten at the next
    * commit), else the nearest snapshot before the checkpoint replayed up to it without writing.
@@ -43,8 +44,9 @@ export function snapshotsOf(
   };
 
   return {
-    write(projection: Projection, hash: string): void {
-      sqlite(() => insertSnapshot.run(projection.position, projection.instant, hash, projection.serialize()));
+    write(projection: Projection, hash: string, thread?: CatchUpThread | null): void {
+      if (thread) thread.writeSnapshot(projection.position, projection.instant, hash, projection.serialize());
+      else sqlite(() => insertSnapshot.run(projection.position, projection.instant, hash, projection.serialize()));
     },
 
     async resumeFrom(committed: Checkpoint): Promise<ResumePoint> {

@@ -12,6 +12,39 @@ const luxon = (text: string) => {
   return parsed.isValid ? parsed.toMillis() : null;
 };
 
+describe('toIso', () => {
+  const dateIso = (at: number) => new Date(at).toISOString();
+
+  it('writes exactly what Date writes, for every instant Date can hold, seen again or not', () => {
+    const anyInstant = fc.oneof(
+      fc.integer({ min: -8.64e15, max: 8.64e15 }),
+      fc.integer({ min: Date.UTC(1970, 0, 1), max: Date.UTC(2100, 0, 1) }),
+      fc.double({ min: -8.64e15, max: 8.64e15, noNaN: true }),
+    );
+    fc.assert(fc.property(anyInstant, fc.integer({ min: -86_400_000, max: 86_400_000 }), (at, offset) => {
+      expect(toIso(at)).toBe(dateIso(at));
+      // The same day again (now memoised), and a neighbouring instant on it or the next.
+      expect(toIso(at)).toBe(dateIso(at));
+      const near = at + offset;
+      if (Math.abs(near) <= 8.64e15) expect(toIso(near)).toBe(dateIso(near));
+    }), { numRuns: 5_000 });
+  });
+
+  it('writes the edges of a day, of the four-digit years and of the epoch as Date does', () => {
+    const edges = [0, -1, 1, 86_399_999, 86_400_000, -86_400_000, -86_400_001, Date.UTC(9999, 11, 31, 23, 59, 59, 999),
+      Date.UTC(9999, 11, 31, 23, 59, 59, 999) + 1, Date.UTC(0, 0, 1) - 1, -62_167_219_200_000, 8.64e15, -8.64e15, 0.5, -0.5, -0];
+    for (const at of edges) {
+      expect(toIso(at)).toBe(dateIso(at));
+      expect(toIso(at)).toBe(dateIso(at));
+    }
+  });
+
+  it('refuses what Date refuses', () => {
+    expect(() => toIso(Number.NaN)).toThrow(RangeError);
+    expect(() => toIso(8.64e15 + 1)).toThrow(RangeError);
+  });
+});
+
 describe('parseInstant', () => {
   it('reads canonical text (toIso) exactly as luxon does, for instants from year 1000 to 9999', () => {
     fc.assert(fc.property(fc.integer({ min: Date.UTC(1000, 0, 1), max: Date.UTC(9999, 11, 31, 23, 59, 59, 999) }), (at) => {
