@@ -2,7 +2,8 @@
  * The read side on a large log, side by side in one run:
  *
  * 1. Rebuild throughput: `rebuild()` of the read model (all three tables, snapshots every 5,000
- *    events, rows and checkpoint committed at the end) reading through the SQLite event store,
+ *    events, rows and checkpoint committed at the end) reading the SQLite event store on its
+ *    helper thread (readModel/catchUpThread.ts; the CPU-time ratio counts both threads),
  *    against a bare better-sqlite3 read of the same rows with JSON.parse of data and metadata: the
  *    floor any projection over this store sits on. ratio = bare time over rebuild time (target
  *    >= 0.5), the median of `rounds` rounds (default 3) in which the two run back to back. Two
@@ -55,7 +56,7 @@ export interface ProjectionsBenchResult {
   rebuildRatio: number;
   /** Every round's ratio, in order. */
   rebuildRatioRounds: string;
-  /** The same in CPU time (the process's): moves less with the machine's load. */
+  /** The same in CPU time (the process's, so both threads of the rebuild against the bare read's one). */
   rebuildCpuRatio: number;
   /** rebuild / the raw bare read (best rounds): against the lower floor. */
   rebuildRatioToRawRead: number;

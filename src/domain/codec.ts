@@ -62,6 +62,7 @@ export function toDomainEvent(recorded: StoredEvent): Timed<DomainEvent> {
     throw new RekeyError(EVENT_UNREADABLE, `event at position ${recorded.position} has occurredAt ${JSON.stringify(recorded.metadata.occurredAt)}, which is not an ISO-8601 instant`, { position: recorded.position });
   }
   let data = recorded.data;
-  for (const upcast of UPCASTERS[recorded.type] ?? []) data = upcast(data);
+  const upcasters = UPCASTERS[recorded.type];
+  if (upcasters !== undefined) for (const upcast of upcasters) data = upcast(data);
   return { type: recorded.type, data, at } as Timed<DomainEvent>;
 }
