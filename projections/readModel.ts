@@ -29,6 +29,8 @@
  *   that log no longer holds the event at the checkpoint, events this file had already applied were
  *   lost (a deleted `-wal` file, a restored backup): LOG_EVENTS_MISSING, and nothing is rebuilt
  *   silently. `rebuild()` (`rekey replay`) accepts the log as it is.
+ * - A catch-up far behind a SQLite event store reads the log ahead and stores its snapshots on a
+ *   helper thread (readModel/catchUpThread.ts): the file it leaves is the one a single thread leaves.
  * - A live runner that fails (a full disk, an unreadable store) reports it to `onError`, shows it in
  *   `health()`, rejects the waiters with the cause, and starts again at the next `sync()` or
  *   `waitFor()`.
@@ -37,7 +39,7 @@ import { existsSync } from 'node:fs';
 import type { Subscription } from 'rxjs';
 import type { RekeyError } from '../src/kernel/errors.js';
 import type { Instant } from '../src/domain/time.js';
-import type { EventStore, RecordedEvent } from '../src/store/port.js';
+import type { EventStore } from '../src/store/port.js';
 import { translateSqliteError } from '../src/store/sqliteErrors.js';
 import type { FoldedEvent, Projection } from './projection.js';
 import { startCatchUpThread, type CatchUpThread } from './readModel/catchUpThread.js';

@@ -5,8 +5,7 @@
  * disk under the read model) the catch-up fails with the store's error and nothing is lost: the file
  * stays at its checkpoint and the next catch-up completes it.
  */
-import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -16,6 +15,7 @@ import { openReadModel, tablesAt, type ReadModel } from '../../projections/index
 import { startCatchUpThread } from '../../projections/readModel/catchUpThread.js';
 import { RekeyError } from '../../src/kernel/errors.js';
 import { openSqliteEventStore, type SqliteEventStore } from '../../src/store/sqlite.js';
+import { fill, smallDisk, unmountSmallDisks } from '../reliability/support/smallDisk.js';
 
 const EVENTS = 12_000;
 /** Data a foreign tool might store: every kind of character JSON has to escape, and numbers of every size. */
@@ -41,6 +41,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await store?.close();
+  unmountSmallDisks();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -143,7 +144,7 @@ describe('when the helper thread fails', () => {
     });
   });
 
-  const small = smallDisk('6m');
+  const small = smallDisk(mkdtempSync(join(tmpdir(), 'rekey-catchup-disk-')), '6m');
   it.skipIf('skip' in small)(`a snapshot it cannot store (full disk) fails the catch-up with STORE_FULL, and nothing is lost${'skip' in small ? ` (skipped: ${small.skip})` : ''}`, async () => {
     if ('skip' in small) return;
     const file = join(small.dir, 'full.read.db');
@@ -170,38 +171,3 @@ describe('when the helper thread fails', () => {
     expect(() => openReadModel({ store, file: ':memory:', threadFrom: -1 })).toThrow('got -1');
   });
 });
-
-const mounted: string[] = [];
-afterAll(() => {
-  for (const mount of mounted.splice(0)) execFileSync('umount', [mount]);
-});
-
-/** A fresh tmpfs of `size`, or why there cannot be one here (mounting needs root, as CI runs). */
-function smallDisk(size: string): { dir: string } | { skip: string } {
-  const mount = mkdtempSync(join(tmpdir(), 'rekey-catchup-disk-'));
-  mkdirSync(mount, { recursive: true });
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', mount], { stdio: 'pipe' });
-  } catch (error) {
-    return { skip: `cannot mount a tmpfs here (${(error as Error).message.split('\n')[0]}); run as root, as CI does` };
-  }
-  mounted.push(mount);
-  return { dir: mount };
-}
-
-/** Takes every free byte of the file system holding `file`. */
-function fill(file: string): void {
-  const fd = openSync(file, 'w');
-  try {
-    for (const size of [1 << 20, 4096, 1]) {
-      const chunk = Buffer.alloc(size, 0x5a);
-      try {
-        for (;;) writeSync(fd, chunk);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
-      }
-    }
-  } finally {
-    closeSync(fd);
-  }
-}

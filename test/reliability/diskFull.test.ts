@@ -12,8 +12,7 @@
  *   command ids) and new ones, /health is 200 again, and its tables equal a replay of the log.
  * Before, disk-full answered 500 INTERNAL and the server stayed broken until restarted.
  */
-import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tablesAt } from '../../projections/index.js';
@@ -22,45 +21,15 @@ import { readWholeLog } from '../../src/store/logPages.js';
 import { readModelProblems, shapeProblems } from './support/logChecks.js';
 import { REPO_ROOT, runCli } from './support/processes.js';
 import { removeScratchDirs, scratchDir } from './support/scratch.js';
+import { fill, smallDisk, unmountSmallDisks } from './support/smallDisk.js';
 import { getJson, post, startServe, type Answer } from './support/servers.js';
 
-const mounted: string[] = [];
 afterAll(() => {
-  for (const dir of mounted.splice(0)) execFileSync('umount', [dir]);
+  unmountSmallDisks();
   removeScratchDirs();
 });
 
-/** A fresh tmpfs of `size` at a new directory, or why there cannot be one here. */
-function smallDisk(size: string): { dir: string } | { skip: string } {
-  const dir = join(scratchDir('disk-full'), 'disk');
-  mkdirSync(dir);
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' });
-  } catch (error) {
-    return { skip: `cannot mount a tmpfs here (${(error as Error).message.split('\n')[0]}); run as root, as CI does` };
-  }
-  mounted.push(dir);
-  return { dir };
-}
-
-/** Writes until the file system says ENOSPC, in big chunks and then in small ones: every byte taken. */
-function fill(file: string): void {
-  const fd = openSync(file, 'w');
-  try {
-    for (const size of [1 << 20, 4096, 1]) {
-      const chunk = Buffer.alloc(size, 0x5a);
-      try {
-        for (;;) writeSync(fd, chunk);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
-      }
-    }
-  } finally {
-    closeSync(fd);
-  }
-}
-
-const disk = smallDisk('8m');
+const disk = smallDisk(join(scratchDir('disk-full'), 'disk'), '8m');
 
 describe('a full disk under the store, then freed', () => {
   it.skipIf('skip' in disk)(`answers STORE_FULL, loses and invents nothing, and recovers without a restart${'skip' in disk ? ` (SKIPPED: ${disk.skip})` : ''}`, async () => {
