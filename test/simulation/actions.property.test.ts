@@ -71,6 +71,15 @@ const scenarioArbitrary: fc.Arbitrary<Scenario> = fc.integer({ min: 5, max: 12 }
 
 const at = (e: RecordedEvent) => Date.parse(e.metadata.occurredAt);
 
+/**
+ * Fleets run before the random ones, drawn from the same arbitrary with fixed seeds: a rejoin that
+ * succeeds (MachineRejoined) needs a machine whose key expired, then a rejoin of it, online, with
+ * the password of the moment, and only 1 to 3 random fleets in 200 get there (none in about one run
+ * of six). These three do (checked by the coverage below; a fast-check that draws differently would
+ * make that fail every time, never now and then: pick new seeds then).
+ */
+const EXAMPLES: [Scenario][] = [[20, 0], [20, 4], [23, 7]].map(([seed, index]) => [fc.sample(scenarioArbitrary, { seed: seed!, numRuns: index! + 1 })[index!]!]);
+
 /** How often the generated fleets reached each interesting fact: a suite that never renews proves little. */
 const reached = new Map<string, number>();
 
@@ -138,10 +147,12 @@ describe('invariants under every user action (fast-check, real engine)', () => {
   it(`R2-R5, R11, R13, R17: ${RUNS} fleets with random actions keep exact windows, one key per renewal, live-key runs, a contiguous secret-free log that replays`, async () => {
     await fc.assert(fc.asyncProperty(scenarioArbitrary, checkScenario), {
       numRuns: RUNS,
+      examples: EXAMPLES,
       seed: process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED),
       path: process.env.FC_PATH,
     });
     if (RUNS >= 100) {
+      expect(reached.get('MachineRejoined') ?? 0, 'the fixed fleets rejoin').toBeGreaterThanOrEqual(EXAMPLES.length);
       for (const type of ['RenewalStarted', 'KeyIssued', 'SettingsPickedUp', 'GroupPasswordRegenerated', 'MachineRejoined', 'MachineKeyExpired', 'GroupKeyExpired', 'ConnectionReencrypted', 'ConnectionNeedsFix', 'ConnectionFixed', 'GroupDeleted']) {
         expect(reached.get(type) ?? 0, `fleets that reached ${type}`).toBeGreaterThan(0);
       }
