@@ -10,7 +10,7 @@
  * that the two agree). A snapshot is a string the runner made; storing it (SQLite, the WAL) happens
  * on the helper, in order, and the runner waits for every one of them before it commits.
  *
- * The helper is bounded: at most PAGES_AHEAD pages of THREAD_PAGE_SIZE events read and not yet taken, and at most
+ * The helper is bounded: at most PAGES_AHEAD pages read and not yet taken, and at most
  * SNAPSHOTS_IN_FLIGHT snapshots handed over and not yet stored, before the runner waits.
  */
 import { createRequire } from 'node:module';
@@ -20,6 +20,9 @@ import type { FoldedEvent } from '../projection.js';
 import { INSERT_SNAPSHOT_SQL } from './file.js';
 
 const PAGES_AHEAD = 4;
+const SNAPSHOTS_IN_FLIGHT = 4;
+/** How long `close` waits for the helper to close its files before it stops the thread. */
+const CLOSE_GRACE_MS = 5_000;
 /**
  * Events per page on the helper (at most): small pages keep the texts in flight, and the memory of
  * both threads, small (a rebuild of 1,000,000 events peaks some 30 MB lower than with pages of 5,000).
@@ -34,7 +37,6 @@ export const THREAD_PAGE_SIZE = 1_000;
 const PAGE_SQL = `SELECT count(*), max(position),
   '[' || group_concat(json_array(position, stream, revision, type, json(data), occurred_at, recorded_at, hash), ',' ORDER BY position) || ']'
   FROM (SELECT * FROM events WHERE position >= ? ORDER BY position LIMIT ?)`;
-const SNAPSHOTS_IN_FLIGHT = 4;
 
 export interface CatchUpThreadOptions {
   /** The SQLite event store's file. */
@@ -69,6 +71,8 @@ const { eventsFile, readModelFile, pageSize, pageSql, insertSnapshotSql } = work
 let next = workerData.from;
 let ended = false;
 let failed = false;
+let events;
+let readModel;
 let readPage;
 let insertSnapshot;
 const fail = (source, error) => {
@@ -76,11 +80,15 @@ const fail = (source, error) => {
   parentPort.postMessage({ kind: 'error', source, message: String((error && error.message) || error), code: error && typeof error.code === 'string' ? error.code : undefined });
 };
 parentPort.on('message', (message) => {
+  if (message.kind === 'close') return parentPort.close();
   if (failed) return;
   const source = message.kind === 'snapshot' ? 'snapshots' : 'events';
   try {
     if (message.kind === 'read') {
-      if (!readPage) readPage = new Database(eventsFile, { readonly: true, fileMustExist: true }).prepare(pageSql).raw(true);
+      if (!readPage) {
+        events = new Database(eventsFile, { readonly: true, fileMustExist: true });
+        readPage = events.prepare(pageSql).raw(true);
+      }
       for (let n = 0; n < message.pages && !ended; n++) {
         const [count, last, json] = readPage.get(next, pageSize);
         parentPort.postMessage({ kind: 'page', json: count === 0 ? '[]' : json, from: next });
@@ -88,7 +96,10 @@ parentPort.on('message', (message) => {
         ended = count < pageSize;
       }
     } else if (message.kind === 'snapshot') {
-      if (!insertSnapshot) insertSnapshot = new Database(readModelFile, { fileMustExist: true, timeout: 10000 }).prepare(insertSnapshotSql);
+      if (!insertSnapshot) {
+        readModel = new Database(readModelFile, { fileMustExist: true, timeout: 10000 });
+        insertSnapshot = readModel.prepare(insertSnapshotSql);
+      }
       insertSnapshot.run(message.position, message.instant, message.hash, message.state);
       parentPort.postMessage({ kind: 'stored' });
     } else if (message.kind === 'flush') {
@@ -97,6 +108,10 @@ parentPort.on('message', (message) => {
   } catch (error) {
     fail(source, error);
   }
+});
+parentPort.on('close', () => {
+  events?.close();
+  readModel?.close();
 });
 `;
 
@@ -135,6 +150,7 @@ export function startCatchUpThread(options: CatchUpThreadOptions): CatchUpThread
     failure ??= error;
     wake?.();
   };
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   worker.on('message', (message: FromWorker) => {
     if (message.kind === 'page') pages.push(message);
     else if (message.kind === 'stored') inFlight--;
@@ -203,7 +219,11 @@ export function startCatchUpThread(options: CatchUpThreadOptions): CatchUpThread
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
-      await worker.terminate();
+      // Closing the port lets the helper close its files and end; a helper stuck past the grace is stopped.
+      worker.postMessage({ kind: 'close' });
+      const grace = setTimeout(() => void worker.terminate(), CLOSE_GRACE_MS);
+      await exited;
+      clearTimeout(grace);
     },
   };
 }
