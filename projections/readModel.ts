@@ -78,7 +78,7 @@ export interface ReadModelOptions {
   readonly file?: string;
   /** Positions between snapshots (default 5,000). */
   readonly snapshotEvery?: number;
-  /** Events read per page while catching up (default 5,000). */
+  /** Events read per page while catching up (default 5,000; at most 1,000 on the helper thread). */
   readonly pageSize?: number;
   /**
    * A catch-up at least this many events behind the store reads the log ahead, and stores its

@@ -45,8 +45,9 @@ export function snapshotsOf(
 
   return {
     write(projection: Projection, hash: string, thread?: CatchUpThread | null): void {
-      if (thread) thread.writeSnapshot(projection.position, projection.instant, hash, projection.serialize());
-      else sqlite(() => insertSnapshot.run(projection.position, projection.instant, hash, projection.serialize()));
+      const state = projection.serialize();
+      if (thread) thread.writeSnapshot(projection.position, projection.instant, hash, state);
+      else sqlite(() => insertSnapshot.run(projection.position, projection.instant, hash, state));
     },
 
     async resumeFrom(committed: Checkpoint): Promise<ResumePoint> {

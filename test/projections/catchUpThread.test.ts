@@ -156,7 +156,9 @@ describe('when the helper thread fails', () => {
       expect(failure).toBeInstanceOf(RekeyError);
       expect((failure as RekeyError).code).toBe('STORE_FULL');
       expect((failure as RekeyError).message).toContain(file);
-      expect(new Database(file, { readonly: true }).prepare("SELECT value FROM rekey_read_meta WHERE key = 'checkpoint'").pluck().get()).toBe('0');
+      const onDisk = new Database(file, { readonly: true });
+      expect(onDisk.prepare("SELECT value FROM rekey_read_meta WHERE key = 'checkpoint'").pluck().get()).toBe('0');
+      onDisk.close(); // an open file would keep the tmpfs from being unmounted
       unlinkSync(filler);
       const checkpoint = await model.catchUp();
       expect(checkpoint.position).toBe(await store.headPosition());
